@@ -1,0 +1,8 @@
+// Registry of CLI subcommands. Invariant: each entry adds exactly one top-level command
+// (with its own subcommands) and reports failures through setStatus, never process.exit.
+import type { Command } from 'commander';
+
+export type SetStatus = (status: number) => void;
+export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
+
+export const COMMANDS: RegisterCommand[] = [];
