@@ -1,8 +1,11 @@
 // Registry of CLI subcommands. Invariant: each entry adds exactly one top-level command
 // (with its own subcommands) and reports failures through setStatus, never process.exit.
 import type { Command } from 'commander';
+import { registerBench } from './bench.js';
 
 export type SetStatus = (status: number) => void;
 export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [
+  registerBench,
+];
