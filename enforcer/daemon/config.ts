@@ -1,0 +1,482 @@
+// The daemon's configuration file (docs/config.md): YAML in, a fully validated DaemonConfig out.
+// Invariants:
+//  - loadConfig/parseConfig either return a config in which every field has been checked and
+//    defaulted, or throw SyngateError(SYNGATE_DAEMON_CONFIG) whose message is
+//    `FILE:LINE:COL: field.path: reason` — the first problem found, naming the field;
+//  - unknown keys are errors (a typo must not silently fall back to a default);
+//  - relative paths are resolved against the config file's directory;
+//  - `${VAR}` in a string is replaced by the environment variable VAR; an unset VAR is an error;
+//  - nothing here touches the network, the firewall or a packet.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
+import { SyngateError } from '../errors.js';
+
+export const CONFIG_ERROR = 'SYNGATE_DAEMON_CONFIG';
+
+export type Mode = 'enforce' | 'audit' | 'off';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+export interface NfqueueDatapathConfig {
+  type: 'nfqueue';
+  /** First of the 4 consecutive NFQUEUE numbers the adapter binds. */
+  queueBase: number;
+  /** Host-side interfaces of protected workloads (nft patterns, trailing `*` allowed). */
+  interfaces: string[];
+  /** Let packets through when no daemon listens on the queue (fail open). Off by default. */
+  failOpen: boolean;
+  /** nftables table (family ip) owned by the adapter. */
+  table: string;
+  /** Also queue traffic originated or delivered locally (OUTPUT/INPUT hooks). */
+  includeLocal: boolean;
+}
+
+export interface PcapDatapathConfig {
+  type: 'pcap';
+  /** Interface toward the protected workloads. */
+  inside: string;
+  /** Interface toward the network. */
+  outside: string;
+  /** libpcap kernel buffer per interface, bytes. */
+  bufferSize: number;
+}
+
+export type DatapathConfig = NfqueueDatapathConfig | PcapDatapathConfig;
+
+export interface StaticInventoryConfig {
+  source: 'static';
+  file: string;
+}
+
+export interface KubernetesInventoryConfig {
+  source: 'kubernetes';
+  /** This node's name: only pods with spec.nodeName equal to it are protected here. */
+  nodeName: string;
+  /** API server URL; null = in-cluster (KUBERNETES_SERVICE_HOST/PORT). */
+  apiServer: string | null;
+  tokenFile: string;
+  caFile: string;
+  /** Pod interface naming on this node, e.g. `veth*` or `cali*`; used by the datapath. */
+  interfacePattern: string | null;
+}
+
+export type InventoryConfig = StaticInventoryConfig | KubernetesInventoryConfig;
+
+export interface DaemonConfig {
+  /** Absolute path of the file this came from. */
+  file: string;
+  /** This enforcer's name (node name), written into flow records. */
+  node: string;
+  trustDomain: string;
+  mode: Mode;
+  datapath: DatapathConfig;
+  identity: {
+    /** PEM bundle of trusted CA certificates. */
+    caBundle: string;
+    /** Directory holding this node's credential (as written by `syngate ca issue`). */
+    credentials: string;
+    /** Accepted clock skew between nodes, seconds. */
+    clockSkewSeconds: number;
+  };
+  policy: {
+    /** Files or folders of policy YAML. */
+    paths: string[];
+    rootNamespace: string;
+    /** Strict default-deny for workloads no ALLOW policy selects. */
+    defaultDeny: boolean;
+  };
+  inventory: InventoryConfig;
+  envoy: {
+    /** Local Envoy inbound port, or null for no redirect. */
+    inboundPort: number | null;
+    excludePorts: PortRange[];
+  };
+  conntrack: {
+    capacity: number;
+    halfOpenMax: number;
+    halfOpenPerSource: number;
+    timeouts: { halfOpenSeconds: number; establishedSeconds: number; closingSeconds: number };
+  };
+  admin: { host: string; port: number };
+  flowLog: {
+    sink: 'file' | 'stdout' | 'off';
+    /** Set iff sink is `file`. */
+    path: string | null;
+    maxBytes: number;
+    maxFiles: number;
+    /** Interval records for long flows, seconds. */
+    intervalSeconds: number;
+    /** Records kept in memory for /flows and /map. */
+    recent: number;
+  };
+  log: { level: LogLevel };
+  reload: { pollMillis: number; debounceMillis: number };
+}
+
+type Path = (string | number)[];
+type Obj = Record<string, unknown>;
+
+/** Where a value came from, for error messages. */
+class Locator {
+  constructor(
+    readonly file: string,
+    private readonly root: YamlNode | null,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** `FILE:LINE:COL` of the deepest existing node along `path` (the key itself when `key`). */
+  at(path: Path, key = false): string {
+    let node: unknown = this.root;
+    let pos: number | undefined = rangeStart(node);
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (pair === undefined) break;
+        pos = key && seg === path[path.length - 1] ? rangeStart(pair.key) : (rangeStart(pair.value) ?? rangeStart(pair.key));
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg];
+        if (item === undefined) break;
+        pos = rangeStart(item);
+        node = item;
+      } else break;
+    }
+    if (pos === undefined) return `${this.file}:1:1`;
+    const lp = this.lines.linePos(pos);
+    return `${this.file}:${lp.line}:${lp.col}`;
+  }
+}
+
+function rangeStart(n: unknown): number | undefined {
+  if (n !== null && typeof n === 'object' && 'range' in n) {
+    const r = (n as { range?: [number, number, number] | null }).range;
+    if (r) return r[0];
+  }
+  return undefined;
+}
+
+function fieldName(path: Path): string {
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s === '' ? seg : `.${seg}`;
+  return s === '' ? '(top level)' : s;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Validation context: every check names its field and throws on the first problem. */
+class Checker {
+  constructor(
+    readonly loc: Locator,
+    readonly baseDir: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  fail(path: Path, reason: string, key = false): never {
+    throw new SyngateError(CONFIG_ERROR, `${this.loc.at(path, key)}: ${fieldName(path)}: ${reason}`);
+  }
+
+  obj(v: unknown, path: Path, allowed: readonly string[]): Obj {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(path, `must be a mapping (got ${show(v)})`);
+    const o = v as Obj;
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail([...path, k], `unknown field (allowed: ${allowed.join(', ')})`, true);
+    }
+    return o;
+  }
+
+  str(o: Obj, path: Path, def?: string): string {
+    const k = path[path.length - 1] as string;
+    let v = o[k];
+    if (v === undefined || v === null) {
+      if (def === undefined) this.fail(path, 'is required');
+      return def;
+    }
+    if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
+    if (typeof v !== 'string') this.fail(path, `must be a string (got ${show(v)})`);
+    const s = this.expand(v, path);
+    if (s.trim() === '') this.fail(path, 'must not be empty');
+    return s;
+  }
+
+  expand(s: string, path: Path): string {
+    return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = this.env[name];
+      if (v === undefined || v === '') this.fail(path, `environment variable ${name} is not set`);
+      return v;
+    });
+  }
+
+  enumOf<T extends string>(o: Obj, path: Path, values: readonly T[], def?: T): T {
+    const s = this.str(o, path, def);
+    if (!(values as readonly string[]).includes(s)) this.fail(path, `must be one of ${values.join(', ')} (got ${show(s)})`);
+    return s as T;
+  }
+
+  int(o: Obj, path: Path, min: number, max: number, def?: number): number {
+    const k = path[path.length - 1] as string;
+    const v = o[k];
+    if (v === undefined || v === null) {
+      if (def === undefined) this.fail(path, 'is required');
+      return def;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(path, `must be an integer (got ${show(v)})`);
+    if (v < min || v > max) this.fail(path, `must be between ${min} and ${max} (got ${v})`);
+    return v;
+  }
+
+  bool(o: Obj, path: Path, def: boolean): boolean {
+    const k = path[path.length - 1] as string;
+    const v = o[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') this.fail(path, `must be true or false (got ${show(v)})`);
+    return v;
+  }
+
+  file(o: Obj, path: Path, def?: string): string {
+    const s = this.str(o, path, def);
+    return isAbsolute(s) ? s : resolve(this.baseDir, s);
+  }
+
+  list(o: Obj, path: Path, def?: unknown[]): unknown[] {
+    const k = path[path.length - 1] as string;
+    const v = o[k];
+    if (v === undefined || v === null) {
+      if (def === undefined) this.fail(path, 'is required');
+      return def;
+    }
+    if (!Array.isArray(v)) this.fail(path, `must be a list (got ${show(v)})`);
+    return v;
+  }
+
+  iface(v: unknown, path: Path): string {
+    if (typeof v !== 'string') this.fail(path, `must be an interface name (got ${show(v)})`);
+    const s = this.expand(v, path);
+    // Linux IFNAMSIZ is 16 including the NUL; `*` allowed as a trailing wildcard.
+    if (!/^[A-Za-z0-9_.:@-]{1,15}\*?$/.test(s)) this.fail(path, `is not a valid interface name (got ${show(s)})`);
+    return s;
+  }
+}
+
+const TOP = [
+  'node', 'trustDomain', 'mode', 'datapath', 'identity', 'policy', 'inventory', 'envoy', 'conntrack',
+  'admin', 'flowLog', 'log', 'reload',
+] as const;
+
+const DNS_LABELS = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+function parsePortRange(c: Checker, v: unknown, path: Path): PortRange {
+  let from: number;
+  let to: number;
+  if (typeof v === 'number') {
+    from = to = v;
+  } else if (typeof v === 'string' && /^\d+(-\d+)?$/.test(v.trim())) {
+    const [a, b] = v.trim().split('-');
+    from = Number(a);
+    to = b === undefined ? from : Number(b);
+  } else {
+    c.fail(path, `must be a port or a range like 15000-15090 (got ${show(v)})`);
+  }
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to > 65535 || from > to) {
+    c.fail(path, `must be ports within 1-65535 with start <= end (got ${show(v)})`);
+  }
+  return { from, to };
+}
+
+function parseAdmin(c: Checker, o: Obj, path: Path): { host: string; port: number } {
+  const s = c.str(o, path, '127.0.0.1:9901');
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d+)$/.exec(s);
+  if (!m) c.fail(path, `must be HOST:PORT, e.g. 127.0.0.1:9901 (got ${show(s)})`);
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (isIP(host) === 0 && host !== 'localhost') c.fail(path, `host must be an IP address or localhost (got ${show(host)})`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) c.fail(path, `port must be between 0 and 65535 (got ${m[3]})`);
+  return { host, port };
+}
+
+function parseDatapath(c: Checker, v: unknown): DatapathConfig {
+  const P: Path = ['datapath'];
+  if (v === undefined || v === null) c.fail(P, 'is required');
+  const o0 = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'includeLocal', 'inside', 'outside', 'bufferSize']);
+  const type = c.enumOf(o0, [...P, 'type'], ['nfqueue', 'pcap'] as const);
+  if (type === 'nfqueue') {
+    const o = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'includeLocal']);
+    const queueBase = c.int(o, [...P, 'queueBase'], 0, 65532, 7100);
+    const ifs = c.list(o, [...P, 'interfaces']);
+    if (ifs.length === 0) c.fail([...P, 'interfaces'], 'must name at least one workload interface (pattern), e.g. veth*');
+    const interfaces = ifs.map((x, i) => c.iface(x, [...P, 'interfaces', i]));
+    const table = c.str(o, [...P, 'table'], 'syngate');
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(table)) c.fail([...P, 'table'], `must be an nftables table name (got ${show(table)})`);
+    return { type, queueBase, interfaces, failOpen: c.bool(o, [...P, 'failOpen'], false), table, includeLocal: c.bool(o, [...P, 'includeLocal'], false) };
+  }
+  const o = c.obj(v, P, ['type', 'inside', 'outside', 'bufferSize']);
+  if (o['inside'] === undefined) c.fail([...P, 'inside'], 'is required for the pcap datapath');
+  if (o['outside'] === undefined) c.fail([...P, 'outside'], 'is required for the pcap datapath');
+  const inside = c.iface(o['inside'], [...P, 'inside']);
+  const outside = c.iface(o['outside'], [...P, 'outside']);
+  if (inside.endsWith('*')) c.fail([...P, 'inside'], 'pcap interfaces must be exact names');
+  if (outside.endsWith('*')) c.fail([...P, 'outside'], 'pcap interfaces must be exact names');
+  if (inside === outside) c.fail([...P, 'outside'], `must differ from datapath.inside (both ${show(inside)})`);
+  return { type, inside, outside, bufferSize: c.int(o, [...P, 'bufferSize'], 65536, 1 << 30, 8 << 20) };
+}
+
+function parseInventory(c: Checker, v: unknown): InventoryConfig {
+  const P: Path = ['inventory'];
+  if (v === undefined || v === null) c.fail(P, 'is required');
+  const o0 = c.obj(v, P, ['source', 'file', 'nodeName', 'apiServer', 'tokenFile', 'caFile', 'interfacePattern']);
+  const source = c.enumOf(o0, [...P, 'source'], ['static', 'kubernetes'] as const);
+  if (source === 'static') {
+    const o = c.obj(v, P, ['source', 'file']);
+    return { source, file: c.file(o, [...P, 'file']) };
+  }
+  const o = c.obj(v, P, ['source', 'nodeName', 'apiServer', 'tokenFile', 'caFile', 'interfacePattern']);
+  const nodeName = c.str(o, [...P, 'nodeName']);
+  if (!DNS_LABELS.test(nodeName) || nodeName.length > 253) c.fail([...P, 'nodeName'], `is not a valid Kubernetes node name (got ${show(nodeName)})`);
+  let apiServer: string | null = null;
+  if (o['apiServer'] !== undefined && o['apiServer'] !== null) {
+    apiServer = c.str(o, [...P, 'apiServer']);
+    let u: URL | null = null;
+    try {
+      u = new URL(apiServer);
+    } catch {
+      u = null;
+    }
+    if (u === null || u.protocol !== 'https:') c.fail([...P, 'apiServer'], `must be an https:// URL (got ${show(apiServer)})`);
+  }
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const interfacePattern = o['interfacePattern'] === undefined || o['interfacePattern'] === null ? null : c.iface(o['interfacePattern'], [...P, 'interfacePattern']);
+  return {
+    source,
+    nodeName,
+    apiServer,
+    tokenFile: c.file(o, [...P, 'tokenFile'], `${sa}/token`),
+    caFile: c.file(o, [...P, 'caFile'], `${sa}/ca.crt`),
+    interfacePattern,
+  };
+}
+
+/** Parse and validate config text. `file` names the source in messages and anchors relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const abs = resolve(file);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(file, doc.contents as YamlNode | null, lines);
+  const c = new Checker(loc, dirname(abs), env);
+  const yamlErr = doc.errors[0];
+  if (yamlErr !== undefined) {
+    const lp = lines.linePos(yamlErr.pos[0]);
+    const first = yamlErr.message.split('\n')[0] ?? yamlErr.message;
+    throw new SyngateError(CONFIG_ERROR, `${file}:${lp.line}:${lp.col}: (yaml): ${first}`);
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new SyngateError(CONFIG_ERROR, `${file}:1:1: (yaml): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (raw === null || raw === undefined) c.fail([], 'the file is empty; see docs/config.md');
+  const top = c.obj(raw, [], TOP);
+
+  const nodeName = top['node'] === undefined ? (env['NODE_NAME'] ?? env['HOSTNAME'] ?? 'syngate') : c.str(top, ['node']);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/.test(nodeName)) c.fail(['node'], `must be a host-style name (got ${show(nodeName)})`);
+  const trustDomain = c.str(top, ['trustDomain'], 'cluster.local');
+  if (!DNS_LABELS.test(trustDomain)) c.fail(['trustDomain'], `must be a lowercase DNS name (got ${show(trustDomain)})`);
+  const mode = c.enumOf(top, ['mode'], ['enforce', 'audit', 'off'] as const, 'enforce');
+  const datapath = parseDatapath(c, top['datapath']);
+
+  const idO = c.obj(top['identity'], ['identity'], ['caBundle', 'credentials', 'clockSkewSeconds']);
+  if (top['identity'] === undefined || top['identity'] === null) c.fail(['identity'], 'is required');
+  const identity = {
+    caBundle: c.file(idO, ['identity', 'caBundle']),
+    credentials: c.file(idO, ['identity', 'credentials']),
+    clockSkewSeconds: c.int(idO, ['identity', 'clockSkewSeconds'], 0, 3600, 30),
+  };
+
+  if (top['policy'] === undefined || top['policy'] === null) c.fail(['policy'], 'is required');
+  const poO = c.obj(top['policy'], ['policy'], ['paths', 'rootNamespace', 'defaultDeny']);
+  const pathsRaw = c.list(poO, ['policy', 'paths']);
+  if (pathsRaw.length === 0) c.fail(['policy', 'paths'], 'must list at least one file or folder');
+  const paths = pathsRaw.map((p, i) => {
+    if (typeof p !== 'string' || p.trim() === '') c.fail(['policy', 'paths', i], `must be a path (got ${show(p)})`);
+    const s = c.expand(p as string, ['policy', 'paths', i]);
+    return isAbsolute(s) ? s : resolve(dirname(abs), s);
+  });
+  const policy = {
+    paths,
+    rootNamespace: c.str(poO, ['policy', 'rootNamespace'], 'istio-system'),
+    defaultDeny: c.bool(poO, ['policy', 'defaultDeny'], false),
+  };
+
+  const inventory = parseInventory(c, top['inventory']);
+
+  const enO = c.obj(top['envoy'], ['envoy'], ['inboundPort', 'excludePorts']);
+  const inboundPort = enO['inboundPort'] === undefined || enO['inboundPort'] === null ? null : c.int(enO, ['envoy', 'inboundPort'], 1, 65535);
+  const excludePorts = c.list(enO, ['envoy', 'excludePorts'], ['15000-15090']).map((p, i) => parsePortRange(c, p, ['envoy', 'excludePorts', i]));
+
+  const ctO = c.obj(top['conntrack'], ['conntrack'], ['capacity', 'halfOpenMax', 'halfOpenPerSource', 'timeouts']);
+  const capacity = c.int(ctO, ['conntrack', 'capacity'], 1024, 1 << 24, 1 << 16);
+  const halfOpenMax = c.int(ctO, ['conntrack', 'halfOpenMax'], 16, 1 << 22, 4096);
+  if (halfOpenMax > capacity) c.fail(['conntrack', 'halfOpenMax'], `must not exceed conntrack.capacity (${capacity})`);
+  const halfOpenPerSource = c.int(ctO, ['conntrack', 'halfOpenPerSource'], 1, 1 << 22, 256);
+  if (halfOpenPerSource > halfOpenMax) c.fail(['conntrack', 'halfOpenPerSource'], `must not exceed conntrack.halfOpenMax (${halfOpenMax})`);
+  const toO = c.obj(ctO['timeouts'], ['conntrack', 'timeouts'], ['halfOpenSeconds', 'establishedSeconds', 'closingSeconds']);
+  const conntrack = {
+    capacity,
+    halfOpenMax,
+    halfOpenPerSource,
+    timeouts: {
+      halfOpenSeconds: c.int(toO, ['conntrack', 'timeouts', 'halfOpenSeconds'], 1, 600, 10),
+      establishedSeconds: c.int(toO, ['conntrack', 'timeouts', 'establishedSeconds'], 10, 7 * 86400, 3600),
+      closingSeconds: c.int(toO, ['conntrack', 'timeouts', 'closingSeconds'], 1, 600, 10),
+    },
+  };
+
+  const admin = parseAdmin(c, top, ['admin']);
+
+  const flO = c.obj(top['flowLog'], ['flowLog'], ['sink', 'path', 'maxBytes', 'maxFiles', 'intervalSeconds', 'recent']);
+  const sink = c.enumOf(flO, ['flowLog', 'sink'], ['file', 'stdout', 'off'] as const, 'stdout');
+  let flPath: string | null = null;
+  if (sink === 'file') flPath = c.file(flO, ['flowLog', 'path']);
+  else if (flO['path'] !== undefined) c.fail(['flowLog', 'path'], `is only valid with sink: file (sink is ${sink})`);
+  const flowLog = {
+    sink,
+    path: flPath,
+    maxBytes: c.int(flO, ['flowLog', 'maxBytes'], 4096, 2 ** 40, 64 * 1024 * 1024),
+    maxFiles: c.int(flO, ['flowLog', 'maxFiles'], 1, 100, 5),
+    intervalSeconds: c.int(flO, ['flowLog', 'intervalSeconds'], 1, 86400, 60),
+    recent: c.int(flO, ['flowLog', 'recent'], 0, 1_000_000, 1000),
+  };
+
+  const lgO = c.obj(top['log'], ['log'], ['level']);
+  const log = { level: c.enumOf(lgO, ['log', 'level'], ['debug', 'info', 'warn', 'error'] as const, 'info') };
+
+  const rlO = c.obj(top['reload'], ['reload'], ['pollMillis', 'debounceMillis']);
+  const reload = {
+    pollMillis: c.int(rlO, ['reload', 'pollMillis'], 50, 60_000, 250),
+    debounceMillis: c.int(rlO, ['reload', 'debounceMillis'], 0, 10_000, 100),
+  };
+
+  return { file: abs, node: nodeName, trustDomain, mode, datapath, identity, policy, inventory, envoy: { inboundPort, excludePorts }, conntrack, admin, flowLog, log, reload };
+}
+
+/** Read and validate a config file. Unreadable files are reported as config errors too. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new SyngateError(CONFIG_ERROR, `${file}:1:1: (file): cannot read the config file (${code})`, { cause: e });
+  }
+  return parseConfig(text, file, env);
+}
