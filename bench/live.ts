@@ -1,0 +1,743 @@
+// `live` suite: connection setup and bulk throughput between network namespaces, in one run.
+// Invariants:
+//  - needs root; without it the suite is reported `skipped` with the reason, never failed;
+//  - every namespace is named `sg<hex>-<role>` (unique per run) and deleted in `finally`, also when a
+//    step fails; every helper process is started by this module and ended by its PID;
+//  - only 198.18.0.0/15 addresses inside those namespaces carry traffic; the root namespace's
+//    interfaces, routes and firewall are never touched;
+//  - variants alternate inside each round (rotated order per round) so machine drift hits all alike;
+//  - setup latency is connect() call -> first echoed byte (so it includes every handshake packet,
+//    including the server enforcer's final-ACK check and TLS Finished), measured in the client ns.
+//
+// This file is also the helper process run inside the namespaces: `node live.js agent <role> ...`.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { createRequire } from 'node:module';
+import type { MetricSummary, RunOptions, SuiteOutput } from './harness.js';
+import { quantile, summarize } from './harness.js';
+import { cdfPoints, type PlotSpec } from './svg.js';
+
+// ---------------------------------------------------------------- shell + namespaces
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Runs a command synchronously; throws with the command line and stderr on failure. */
+export function sh(cmd: string, args: readonly string[], opts: { allowFail?: boolean } = {}): string {
+  try {
+    return execFileSync(cmd, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+  } catch (e) {
+    if (opts.allowFail) return '';
+    const err = e as { stderr?: string; message?: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(err.stderr ?? err.message ?? '').trim()}`);
+  }
+}
+
+export function nsExec(ns: string, args: readonly string[], opts: { allowFail?: boolean } = {}): string {
+  return sh('ip', ['netns', 'exec', ns, ...args], opts);
+}
+
+/** argv to run this module (or a sibling) as a Node helper, from dist/ (.js) or from source via tsx (.ts). */
+export function nodeArgv(file: string): string[] {
+  if (file.endsWith('.ts')) return [process.execPath, '--import', 'tsx', file];
+  return [process.execPath, file];
+}
+
+export const THIS_FILE = fileURLToPath(import.meta.url);
+
+export interface Lab {
+  id: string;
+  ns: { client: string; middle: string; server: string };
+  /** Path A: client <-> Linux bridge in middle <-> server (kernel path; nfqueue variants add rules in client/server ns). */
+  a: { client: string; server: string; cIf: string; sIf: string };
+  /** Path B: client <-> (a pcap bridge process in middle) <-> server, offloads off on all four ends. */
+  b: { client: string; server: string; cIf: string; sIf: string; mIn: string; mOut: string };
+  procs: Set<ChildProcess>;
+  tmp: string;
+  /** Starts a long-running helper inside a namespace; it is killed by PID in cleanup(). */
+  spawnIn(ns: string, argv: readonly string[], name: string): ChildProcess;
+  cleanup(): void;
+}
+
+const OFFLOADS = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
+
+export function offloadsOff(ns: string, ifname: string): void {
+  nsExec(ns, ['ethtool', '-K', ifname, ...OFFLOADS], { allowFail: true });
+}
+
+/** Creates client/middle/server namespaces with paths A (kernel bridge) and B (for a pcap bridge). */
+export function createLab(prefix = 'sg'): Lab {
+  const id = `${prefix}${randomBytes(3).toString('hex')}`;
+  const ns = { client: `${id}-c`, middle: `${id}-m`, server: `${id}-s` };
+  const procs = new Set<ChildProcess>();
+  const tmp = mkdtempSync(join(tmpdir(), `${id}-`));
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    for (const p of procs) killProc(p);
+    for (const n of Object.values(ns)) {
+      // Anything still running in our own namespaces was started by this lab (helpers' children).
+      const pids = sh('ip', ['netns', 'pids', n], { allowFail: true }).split(/\s+/).filter((x) => /^\d+$/.test(x));
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      sh('ip', ['netns', 'del', n], { allowFail: true });
+    }
+    rmSync(tmp, { recursive: true, force: true });
+    process.removeListener('exit', cleanup);
+  };
+  process.on('exit', cleanup);
+  const lab: Lab = {
+    id,
+    ns,
+    a: { client: '198.18.0.1', server: '198.18.0.2', cIf: 'ca0', sIf: 'sa0' },
+    b: { client: '198.18.1.1', server: '198.18.1.2', cIf: 'cb0', sIf: 'sb0', mIn: 'mb1', mOut: 'mb2' },
+    procs,
+    tmp,
+    spawnIn(n, argv, name) {
+      const p = spawn('ip', ['netns', 'exec', n, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+      procs.add(p);
+      p.on('exit', () => procs.delete(p));
+      let err = '';
+      p.stderr?.on('data', (d: Buffer) => {
+        if (err.length < 4000) err += d.toString();
+      });
+      (p as ChildProcess & { stderrText?: () => string; helperName?: string }).stderrText = () => err;
+      (p as ChildProcess & { helperName?: string }).helperName = name;
+      return p;
+    },
+    cleanup,
+  };
+  try {
+    for (const n of Object.values(ns)) {
+      sh('ip', ['netns', 'add', n]);
+      nsExec(n, ['ip', 'link', 'set', 'lo', 'up']);
+      nsExec(n, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1'], { allowFail: true });
+      nsExec(n, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1'], { allowFail: true });
+    }
+    // Path A: Linux bridge in the middle.
+    nsExec(ns.client, ['ip', 'link', 'add', 'ca0', 'type', 'veth', 'peer', 'name', 'ma1', 'netns', ns.middle]);
+    nsExec(ns.server, ['ip', 'link', 'add', 'sa0', 'type', 'veth', 'peer', 'name', 'ma2', 'netns', ns.middle]);
+    nsExec(ns.middle, ['ip', 'link', 'add', 'bra', 'type', 'bridge']);
+    for (const i of ['ma1', 'ma2']) {
+      nsExec(ns.middle, ['ip', 'link', 'set', i, 'master', 'bra']);
+      nsExec(ns.middle, ['ip', 'link', 'set', i, 'up']);
+    }
+    nsExec(ns.middle, ['ip', 'link', 'set', 'bra', 'up']);
+    nsExec(ns.client, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', 'ca0']);
+    nsExec(ns.server, ['ip', 'addr', 'add', '198.18.0.2/24', 'dev', 'sa0']);
+    nsExec(ns.client, ['ip', 'link', 'set', 'ca0', 'up']);
+    nsExec(ns.server, ['ip', 'link', 'set', 'sa0', 'up']);
+    // Path B: bare veths meeting in the middle ns; a pcap bridge process moves frames between mb1 and mb2.
+    nsExec(ns.client, ['ip', 'link', 'add', 'cb0', 'type', 'veth', 'peer', 'name', 'mb1', 'netns', ns.middle]);
+    nsExec(ns.server, ['ip', 'link', 'add', 'sb0', 'type', 'veth', 'peer', 'name', 'mb2', 'netns', ns.middle]);
+    nsExec(ns.client, ['ip', 'addr', 'add', '198.18.1.1/24', 'dev', 'cb0']);
+    nsExec(ns.server, ['ip', 'addr', 'add', '198.18.1.2/24', 'dev', 'sb0']);
+    for (const [n, i] of [[ns.client, 'cb0'], [ns.server, 'sb0'], [ns.middle, 'mb1'], [ns.middle, 'mb2']] as const) {
+      nsExec(n, ['ip', 'link', 'set', i, 'up']);
+      offloadsOff(n, i);
+    }
+    // Many short connections in a row: let the client reuse TIME_WAIT ports (this namespace only).
+    nsExec(ns.client, ['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { allowFail: true });
+    nsExec(ns.client, ['sysctl', '-qw', 'net.ipv4.ip_local_port_range=10000 65000'], { allowFail: true });
+    nsExec(ns.server, ['sysctl', '-qw', 'net.core.somaxconn=4096'], { allowFail: true });
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  return lab;
+}
+
+export function killProc(p: ChildProcess): void {
+  if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+  try {
+    process.kill(p.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 1500;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(p.pid, 0);
+    } catch {
+      return;
+    }
+    execFileSync('sleep', ['0.05']);
+  }
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** Resolves with the first stdout line of `p` matching `re`, or rejects on exit/timeout. */
+export function waitLine(p: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const stderr = (): string => (p as ChildProcess & { stderrText?: () => string }).stderrText?.() ?? '';
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${what}: no "${re.source}" within ${timeoutMs} ms; stderr: ${stderr().slice(0, 800)}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (re.test(line)) {
+          done();
+          resolve(line);
+          return;
+        }
+      }
+    };
+    const onExit = (code: number | null): void => {
+      done();
+      reject(new Error(`${what} exited (${code}) before "${re.source}"; stderr: ${stderr().slice(0, 800)}`));
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      p.stdout?.off('data', onData);
+      p.off('exit', onExit);
+    };
+    p.stdout?.on('data', onData);
+    p.on('exit', onExit);
+  });
+}
+
+// ---------------------------------------------------------------- certificates for mutual TLS
+
+export interface TlsFiles {
+  caCert: string;
+  serverKey: string;
+  serverCert: string;
+  clientKey: string;
+  clientCert: string;
+  /** Where the certificates came from (the project's CA or openssl). */
+  origin: string;
+}
+
+/** ECDSA P-256 CA + server (SAN = lab IPs) + client certificates, written under `dir`. */
+export function makeTlsCerts(dir: string, serverIps: readonly string[]): TlsFiles {
+  const f = (n: string): string => join(dir, n);
+  const ossl = (args: string[]): string => sh('openssl', args);
+  ossl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key')]);
+  ossl(['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/CN=syngate bench CA', '-days', '2', '-out', f('ca.crt'),
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  const leaf = (name: string, ext: string): void => {
+    ossl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f(`${name}.key`)]);
+    ossl(['req', '-new', '-key', f(`${name}.key`), '-subj', `/CN=${name}`, '-out', f(`${name}.csr`)]);
+    writeFileSync(f(`${name}.ext`), ext);
+    ossl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2',
+      '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`)]);
+  };
+  leaf('server', `subjectAltName=${serverIps.map((ip) => `IP:${ip}`).join(',')}\nextendedKeyUsage=serverAuth\n`);
+  leaf('client', 'subjectAltName=URI:spiffe://bench.local/ns/default/sa/client\nextendedKeyUsage=clientAuth\n');
+  return {
+    caCert: f('ca.crt'),
+    serverKey: f('server.key'),
+    serverCert: f('server.crt'),
+    clientKey: f('client.key'),
+    clientCert: f('client.crt'),
+    origin: 'openssl (ECDSA P-256)',
+  };
+}
+
+// ---------------------------------------------------------------- agents (run inside namespaces)
+
+interface SetupJob {
+  id: number;
+  host: string;
+  port: number;
+  tls: boolean;
+  n: number;
+  timeoutMs: number;
+}
+
+interface SetupResult {
+  id: number;
+  connectUs: number[];
+  readyUs: number[];
+  failures: number;
+  errors: Record<string, number>;
+  elapsedMs: number;
+}
+
+function oneConnection(job: SetupJob, ctx: tls.SecureContext | undefined): Promise<{ connectUs: number; readyUs: number } | string> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    let tConn = 0;
+    let settled = false;
+    const finish = (r: { connectUs: number; readyUs: number } | string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const us = (): number => Number(process.hrtime.bigint() - t0) / 1000;
+    const sock: net.Socket = ctx
+      ? tls.connect({ host: job.host, port: job.port, secureContext: ctx, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' })
+      : net.connect({ host: job.port === 0 ? job.host : job.host, port: job.port });
+    sock.setNoDelay(true);
+    const onReady = (): void => {
+      tConn = us();
+      sock.write('x');
+    };
+    if (ctx) sock.once('secureConnect', onReady);
+    else sock.once('connect', onReady);
+    sock.once('data', () => finish({ connectUs: tConn, readyUs: us() }));
+    sock.once('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
+    sock.once('close', () => finish('closed before echo'));
+    const timer = setTimeout(() => finish('timeout'), job.timeoutMs);
+  });
+}
+
+async function clientAgent(certDir: string | undefined): Promise<void> {
+  let ctx: tls.SecureContext | undefined;
+  if (certDir !== undefined && certDir !== '-') {
+    ctx = tls.createSecureContext({
+      key: readFileSync(join(certDir, 'client.key')),
+      cert: readFileSync(join(certDir, 'client.crt')),
+      ca: readFileSync(join(certDir, 'ca.crt')),
+      minVersion: 'TLSv1.3',
+    });
+  }
+  process.stdout.write('ready\n');
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    if (line.trim() === '') continue;
+    const job = JSON.parse(line) as SetupJob;
+    const res: SetupResult = { id: job.id, connectUs: [], readyUs: [], failures: 0, errors: {}, elapsedMs: 0 };
+    const t0 = performance.now();
+    for (let i = 0; i < job.n; i++) {
+      const r = await oneConnection(job, job.tls ? ctx : undefined);
+      if (typeof r === 'string') {
+        res.failures++;
+        res.errors[r] = (res.errors[r] ?? 0) + 1;
+      } else {
+        res.connectUs.push(Math.round(r.connectUs * 10) / 10);
+        res.readyUs.push(Math.round(r.readyUs * 10) / 10);
+      }
+    }
+    res.elapsedMs = performance.now() - t0;
+    process.stdout.write(JSON.stringify(res) + '\n');
+  }
+}
+
+function serverAgent(tcpPorts: number[], tlsPort: number, certDir: string | undefined): void {
+  const echo = (s: net.Socket): void => {
+    s.setNoDelay(true);
+    s.on('data', (d) => s.write(d));
+    s.on('error', () => s.destroy());
+  };
+  let pending = tcpPorts.length + (tlsPort > 0 ? 1 : 0);
+  const up = (): void => {
+    if (--pending === 0) process.stdout.write('ready\n');
+  };
+  for (const p of tcpPorts) net.createServer(echo).listen({ port: p, host: '0.0.0.0', backlog: 4096 }, up);
+  if (tlsPort > 0 && certDir !== undefined) {
+    const srv = tls.createServer(
+      {
+        key: readFileSync(join(certDir, 'server.key')),
+        cert: readFileSync(join(certDir, 'server.crt')),
+        ca: readFileSync(join(certDir, 'ca.crt')),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+      },
+      echo,
+    );
+    srv.on('tlsClientError', () => undefined);
+    srv.listen({ port: tlsPort, host: '0.0.0.0', backlog: 4096 }, up);
+  }
+}
+
+interface CapHandle {
+  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
+  send(buffer: Buffer, size: number): void;
+  close(): void;
+  on(ev: 'packet', fn: (nbytes: number, truncated: boolean) => void): void;
+}
+
+/** A bare pcap bridge (no engine): every frame read on one side is sent on the other. */
+function bridgeAgent(ifA: string, ifB: string): void {
+  const require = createRequire(import.meta.url);
+  const { Cap } = require('cap') as { Cap: new () => CapHandle };
+  const a = new Cap();
+  const b = new Cap();
+  const bufA = Buffer.alloc(65_536);
+  const bufB = Buffer.alloc(65_536);
+  a.open(ifA, '', 16 * 1024 * 1024, bufA);
+  b.open(ifB, '', 16 * 1024 * 1024, bufB);
+  let frames = 0;
+  a.on('packet', (n) => {
+    frames++;
+    try {
+      b.send(bufA, n);
+    } catch {
+      /* dropped frame; TCP retransmits */
+    }
+  });
+  b.on('packet', (n) => {
+    frames++;
+    try {
+      a.send(bufB, n);
+    } catch {
+      /* dropped frame */
+    }
+  });
+  process.on('SIGTERM', () => {
+    process.stderr.write(`bridge: ${frames} frames\n`);
+    a.close();
+    b.close();
+    process.exit(0);
+  });
+  process.stdout.write('ready\n');
+}
+
+async function agentMain(argv: string[]): Promise<void> {
+  const role = argv[0];
+  if (role === 'client') await clientAgent(argv[1]);
+  else if (role === 'server') serverAgent((argv[1] ?? '').split(',').filter(Boolean).map(Number), Number(argv[2] ?? 0), argv[3]);
+  else if (role === 'bridge') bridgeAgent(argv[1] ?? '', argv[2] ?? '');
+  else throw new Error(`unknown agent role ${String(role)}`);
+}
+
+// ---------------------------------------------------------------- driver helpers
+
+export class ClientDriver {
+  private nextId = 1;
+  private buf = '';
+  private waiting = new Map<number, (r: SetupResult) => void>();
+  constructor(private readonly proc: ChildProcess) {
+    proc.stdout?.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (!line.startsWith('{')) continue;
+        const r = JSON.parse(line) as SetupResult;
+        this.waiting.get(r.id)?.(r);
+        this.waiting.delete(r.id);
+      }
+    });
+  }
+  run(job: Omit<SetupJob, 'id'>): Promise<SetupResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error('client agent exited'));
+      this.proc.once('exit', onExit);
+      this.waiting.set(id, (r) => {
+        this.proc.off('exit', onExit);
+        resolve(r);
+      });
+      this.proc.stdin?.write(JSON.stringify({ ...job, id }) + '\n');
+    });
+  }
+}
+
+export interface SetupVariant {
+  key: string;
+  label: string;
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface SetupSamples {
+  variant: SetupVariant;
+  readyUs: number[];
+  connectUs: number[];
+  /** Per-round p50 of readyUs and per-round rate (conn/s). */
+  roundP50: number[];
+  roundP90: number[];
+  roundP99: number[];
+  roundRate: number[];
+  failures: number;
+  errors: Record<string, number>;
+}
+
+/** Runs `rounds` rounds; each round runs a batch of `n` sequential connections per variant, order rotated per round. */
+export async function alternateSetup(
+  client: ClientDriver,
+  variants: readonly SetupVariant[],
+  rounds: number,
+  n: number,
+  log: (m: string) => void,
+): Promise<SetupSamples[]> {
+  const out = variants.map<SetupSamples>((v) => ({
+    variant: v, readyUs: [], connectUs: [], roundP50: [], roundP90: [], roundP99: [], roundRate: [], failures: 0, errors: {},
+  }));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < variants.length; k++) {
+      const idx = (k + r) % variants.length;
+      const v = variants[idx];
+      const acc = out[idx];
+      if (!v || !acc) continue;
+      const res = await client.run({ host: v.host, port: v.port, tls: v.tls, n, timeoutMs: 3000 });
+      acc.readyUs.push(...res.readyUs);
+      acc.connectUs.push(...res.connectUs);
+      acc.failures += res.failures;
+      for (const [e, c] of Object.entries(res.errors)) acc.errors[e] = (acc.errors[e] ?? 0) + c;
+      const s = [...res.readyUs].sort((a, b) => a - b);
+      if (s.length > 0) {
+        acc.roundP50.push(quantile(s, 0.5));
+        acc.roundP90.push(quantile(s, 0.9));
+        acc.roundP99.push(quantile(s, 0.99));
+        acc.roundRate.push((res.readyUs.length / res.elapsedMs) * 1000);
+      }
+    }
+    log(`round ${r + 1}/${rounds}: ` + out.map((o) => `${o.variant.key} p50 ${fmtUs(o.roundP50[o.roundP50.length - 1])}`).join(', '));
+  }
+  return out;
+}
+
+function fmtUs(v: number | undefined): string {
+  return v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`;
+}
+
+/** iperf3 client run from the client ns; returns Gbit/s received. */
+export function iperf(lab: Lab, host: string, port: number, seconds: number): number {
+  const out = nsExec(lab.ns.client, ['iperf3', '-c', host, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000']);
+  const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+  if (j.error) throw new Error(`iperf3 to ${host}: ${j.error}`);
+  const bps = j.end?.sum_received?.bits_per_second ?? NaN;
+  return bps / 1e9;
+}
+
+export interface ThroughputVariant {
+  key: string;
+  label: string;
+  host: string;
+  /** Called before this variant's measurement (e.g. start its bridge); returns a stop function. */
+  before?: () => Promise<() => void>;
+}
+
+export async function alternateThroughput(
+  lab: Lab,
+  variants: readonly ThroughputVariant[],
+  rounds: number,
+  seconds: number,
+  port: number,
+  log: (m: string) => void,
+): Promise<Map<string, number[]>> {
+  const res = new Map<string, number[]>(variants.map((v) => [v.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(k + r) % variants.length];
+      if (!v) continue;
+      const stop = v.before ? await v.before() : undefined;
+      try {
+        const g = iperf(lab, v.host, port, seconds);
+        res.get(v.key)?.push(g);
+      } catch (e) {
+        log(`  ${v.key}: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        stop?.();
+      }
+    }
+    log(`throughput round ${r + 1}/${rounds}: ` + variants.map((v) => `${v.key} ${(res.get(v.key)?.at(-1) ?? NaN).toFixed(2)}`).join(', ') + ' Gbit/s');
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------- metrics
+
+function metric(
+  name: string, unit: string, value: number, spread: readonly number[], check: string,
+  extra: Partial<MetricSummary> = {},
+): MetricSummary {
+  const s = spread.length > 0 ? summarize(spread) : { median: value, min: value, max: value, q1: value, q3: value };
+  return { name, unit, source: 'live', median: value, min: s.min, max: s.max, q1: s.q1, q3: s.q3, runs: Math.max(1, spread.length), check, ...extra };
+}
+
+/** Setup metrics for every variant, with ratios against plain TCP (`tcp`) and mutual TLS (`mtls`). */
+export function setupMetrics(samples: readonly SetupSamples[], failures: string[]): MetricSummary[] {
+  const out: MetricSummary[] = [];
+  const pooled = new Map<string, { p50: number; p90: number; p99: number; rate: number; c50: number }>();
+  for (const s of samples) {
+    const r = [...s.readyUs].sort((a, b) => a - b);
+    const c = [...s.connectUs].sort((a, b) => a - b);
+    pooled.set(s.variant.key, {
+      p50: quantile(r, 0.5), p90: quantile(r, 0.9), p99: quantile(r, 0.99), rate: summarize(s.roundRate).median, c50: quantile(c, 0.5),
+    });
+    const total = s.readyUs.length + s.failures;
+    const ok = total === 0 ? 0 : s.readyUs.length / total;
+    if (ok < 0.99) failures.push(`live: ${s.variant.key}: only ${(ok * 100).toFixed(1)}% of ${total} connections succeeded (${JSON.stringify(s.errors)})`);
+  }
+  const tcp = pooled.get('tcp');
+  const mtls = pooled.get('mtls');
+  for (const s of samples) {
+    const p = pooled.get(s.variant.key);
+    if (!p) continue;
+    const chk = `n=${s.readyUs.length} fail=${s.failures}`;
+    const vsTcp = (v: number, base: number | undefined): Partial<MetricSummary> =>
+      s.variant.key === 'tcp' || base === undefined ? {} : { baseline: base, ratio: base / v, ratioOf: 'plain TCP' };
+    out.push(metric(`live.setup.${s.variant.key}.p50`, 'µs', p.p50, s.roundP50, chk, { note: `${s.variant.label}: connect() to first echoed byte`, ...vsTcp(p.p50, tcp?.p50) }));
+    out.push(metric(`live.setup.${s.variant.key}.p90`, 'µs', p.p90, s.roundP90, chk, vsTcp(p.p90, tcp?.p90)));
+    out.push(metric(`live.setup.${s.variant.key}.p99`, 'µs', p.p99, s.roundP99, chk, vsTcp(p.p99, tcp?.p99)));
+    out.push(metric(`live.connect.${s.variant.key}.p50`, 'µs', p.c50, [], chk, {
+      note: s.variant.tls ? 'TCP connect + TLS handshake (secureConnect)' : 'TCP connect event (SYN-ACK received)',
+    }));
+    const rateExtra: Partial<MetricSummary> = s.variant.key === 'tcp' || !tcp ? {} : { baseline: tcp.rate, ratio: p.rate / tcp.rate, ratioOf: 'plain TCP' };
+    out.push(metric(`live.rate.${s.variant.key}`, 'conn/s', p.rate, s.roundRate, chk, { note: 'sequential, one connection at a time', ...rateExtra }));
+    if (s.variant.key !== 'tcp' && tcp) {
+      out.push(metric(`live.setup.${s.variant.key}.added-p50`, 'µs', p.p50 - tcp.p50, s.roundP50.map((x, i) => x - (samples.find((q) => q.variant.key === 'tcp')?.roundP50[i] ?? NaN)), chk, {
+        note: 'p50 setup minus plain TCP p50 (same run)',
+      }));
+    }
+    if (s.variant.key !== 'mtls' && s.variant.key !== 'tcp' && mtls) {
+      out.push(metric(`live.setup.${s.variant.key}.vs-mtls`, '×', mtls.p50 / p.p50, [], chk, {
+        baseline: mtls.p50, ratio: mtls.p50 / p.p50, ratioOf: 'mTLS 1.3', note: 'mTLS p50 / this p50: >1 means faster setup than mTLS',
+      }));
+    }
+  }
+  return out;
+}
+
+export function throughputMetrics(res: Map<string, number[]>, labels: Map<string, string>, failures: string[]): MetricSummary[] {
+  const out: MetricSummary[] = [];
+  const med = (k: string): number | undefined => {
+    const v = res.get(k);
+    return v && v.length > 0 ? summarize(v).median : undefined;
+  };
+  const direct = med('direct');
+  const bare = med('pcap-bare');
+  for (const [k, v] of res) {
+    if (v.length === 0) {
+      failures.push(`live: throughput ${k}: no successful iperf3 run`);
+      continue;
+    }
+    const m = summarize(v).median;
+    const extra: Partial<MetricSummary> = { note: labels.get(k) ?? k };
+    if (k === 'syngate-pcap' && bare !== undefined) Object.assign(extra, { baseline: bare, ratio: m / bare, ratioOf: 'bare pcap bridge' });
+    else if (k !== 'direct' && direct !== undefined) Object.assign(extra, { baseline: direct, ratio: m / direct, ratioOf: 'direct' });
+    out.push(metric(`live.throughput.${k}`, 'Gbit/s', m, v, `iperf3 runs=${v.length}`, extra));
+  }
+  return out;
+}
+
+export function cdfPlot(samples: readonly SetupSamples[]): PlotSpec {
+  return {
+    title: 'live: connection setup latency CDF (connect() to first echoed byte)',
+    xLabel: 'latency (µs)',
+    yLabel: 'fraction of connections',
+    logX: true,
+    step: true,
+    markers: false,
+    yRange: [0, 1],
+    series: samples.filter((s) => s.readyUs.length > 0).map((s) => ({ label: `${s.variant.label} (n=${s.readyUs.length})`, points: cdfPoints(s.readyUs) })),
+  };
+}
+
+// ---------------------------------------------------------------- syngate variants (datapath adapters)
+
+/** Extra variants a datapath can contribute; loaded lazily so the suite runs before they land. */
+export interface SyngateLive {
+  setupVariants: SetupVariant[];
+  throughputVariants: ThroughputVariant[];
+  notes: string[];
+  stop(): void;
+}
+
+async function loadSyngateVariants(_lab: Lab, _opts: RunOptions, _ports: { nfq: number; iperfNfq: number }): Promise<SyngateLive | string> {
+  return 'syngate datapath variants (nfqueue, pcap bridge) not wired yet';
+}
+
+// ---------------------------------------------------------------- the suite
+
+export const PORTS = { tcp: 5001, nfq: 5002, mtls: 5003, iperf: 5201 } as const;
+
+export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
+  const out: SuiteOutput = { metrics: [], plots: [], notes: [], failures: [] };
+  if (!isRoot()) {
+    out.skipReason = 'the live suite needs root (network namespaces); run as root to measure';
+    opts.log(`  SKIPPED: ${out.skipReason}`);
+    return out;
+  }
+  const rounds = opts.quick ? 3 : 10;
+  const perBatch = opts.quick ? 40 : 200;
+  const tputRounds = opts.quick ? 1 : 3;
+  const tputSecs = opts.quick ? 1 : 4;
+  const lab = createLab();
+  opts.log(`  lab ${lab.id}: ${lab.ns.client} -> ${lab.ns.middle} -> ${lab.ns.server}`);
+  let syn: SyngateLive | string = 'not started';
+  try {
+    const certs = makeTlsCerts(lab.tmp, [lab.a.server, lab.b.server]);
+    out.notes.push(`mTLS certificates: ${certs.origin}; TLS 1.3 only, requestCert + rejectUnauthorized, client SecureContext reused`);
+    const server = lab.spawnIn(lab.ns.server, [...nodeArgv(THIS_FILE), 'agent', 'server', `${PORTS.tcp},${PORTS.nfq}`, String(PORTS.mtls), lab.tmp], 'server');
+    await waitLine(server, /^ready$/, 15_000, 'server agent');
+    const iperfSrv = lab.spawnIn(lab.ns.server, ['iperf3', '-s', '-p', String(PORTS.iperf), '--forceflush'], 'iperf3 server');
+    await waitLine(iperfSrv, /listening/i, 10_000, 'iperf3 server');
+    const clientProc = lab.spawnIn(lab.ns.client, [...nodeArgv(THIS_FILE), 'agent', 'client', lab.tmp], 'client');
+    await waitLine(clientProc, /^ready$/, 15_000, 'client agent');
+    const client = new ClientDriver(clientProc);
+
+    syn = await loadSyngateVariants(lab, opts, { nfq: PORTS.nfq, iperfNfq: PORTS.iperf });
+    if (typeof syn === 'string') {
+      opts.log(`  ${syn}`);
+      out.notes.push(syn);
+    } else out.notes.push(...syn.notes);
+
+    const setupVariants: SetupVariant[] = [
+      { key: 'tcp', label: 'plain TCP', host: lab.a.server, port: PORTS.tcp, tls: false },
+      { key: 'mtls', label: 'mutual TLS 1.3', host: lab.a.server, port: PORTS.mtls, tls: true },
+      ...(typeof syn === 'string' ? [] : syn.setupVariants),
+    ];
+    // Warm-up: one short batch per variant (JIT, ARP, TLS context), not recorded.
+    for (const v of setupVariants) await client.run({ host: v.host, port: v.port, tls: v.tls, n: 10, timeoutMs: 3000 });
+    opts.log(`  setup: ${rounds} rounds x ${perBatch} connections x ${setupVariants.length} variants, alternating`);
+    const samples = await alternateSetup(client, setupVariants, rounds, perBatch, (m) => opts.log(`  ${m}`));
+    out.metrics.push(...setupMetrics(samples, out.failures));
+    out.plots.push({ file: 'live-setup-cdf.svg', spec: cdfPlot(samples) });
+
+    const bridge = async (): Promise<() => void> => {
+      const p = lab.spawnIn(lab.ns.middle, [...nodeArgv(THIS_FILE), 'agent', 'bridge', lab.b.mIn, lab.b.mOut], 'bare pcap bridge');
+      await waitLine(p, /^ready$/, 15_000, 'bare pcap bridge');
+      return () => killProc(p);
+    };
+    const tputVariants: ThroughputVariant[] = [
+      { key: 'direct', label: 'direct (Linux bridge, offloads on)', host: lab.a.server },
+      { key: 'pcap-bare', label: 'bare pcap bridge, no engine (offloads off)', host: lab.b.server, before: bridge },
+      ...(typeof syn === 'string' ? [] : syn.throughputVariants),
+    ];
+    opts.log(`  throughput: ${tputRounds} rounds x ${tputSecs} s x ${tputVariants.length} variants (iperf3), alternating`);
+    const tput = await alternateThroughput(lab, tputVariants, tputRounds, tputSecs, PORTS.iperf, (m) => opts.log(`  ${m}`));
+    out.metrics.push(...throughputMetrics(tput, new Map(tputVariants.map((v) => [v.key, v.label])), out.failures));
+    out.extra = {
+      setupSamples: Object.fromEntries(samples.map((s) => [s.variant.key, { n: s.readyUs.length, failures: s.failures, errors: s.errors }])),
+      throughputRuns: Object.fromEntries(tput),
+    };
+  } catch (e) {
+    out.failures.push(`live: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    if (typeof syn !== 'string') syn.stop();
+    lab.cleanup();
+  }
+  return out;
+}
+
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url && process.argv[2] === 'agent') {
+  agentMain(process.argv.slice(3)).catch((e: unknown) => {
+    process.stderr.write(`agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+}
+
