@@ -4,6 +4,8 @@
 // parseFrame never throws — it returns null for anything that is not a well-formed
 // untagged Ethernet/IPv4/TCP frame. This is the simulator's own endpoint codec (it is not on the
 // enforcer's hot path and may allocate); the enforcer parses with enforcer/packet/.
+import { LinkType } from '../engine/types.js';
+import { writeTcpFrame } from '../packet/index.js';
 
 export const ETH_HDR_LEN = 14;
 export const ETH_OFF_DST = 0;
@@ -122,41 +124,35 @@ export function tcpChecksum(buf: Uint8Array, srcIp: number, dstIp: number, tcpOf
   return c;
 }
 
-/** Writes a complete frame with both checksums set; returns a new exactly-sized buffer. */
+/** Writes a complete frame with both checksums set (through packet/'s writeTcpFrame); returns a new exactly-sized buffer. */
 export function writeFrame(spec: TcpFrameSpec): Uint8Array {
-  const rawOpts = spec.options ?? new Uint8Array(0);
-  const optLen = (rawOpts.length + 3) & ~3;
-  if (optLen > 40) throw new RangeError(`TCP options ${rawOpts.length} bytes exceed 40`);
-  const payload = spec.payload ?? new Uint8Array(0);
-  const tcpLen = TCP_HDR_LEN + optLen + payload.length;
-  const ipLen = IPV4_HDR_LEN + tcpLen;
-  const buf = new Uint8Array(ETH_HDR_LEN + ipLen);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  buf.set(spec.dstMac.subarray(0, 6), ETH_OFF_DST);
-  buf.set(spec.srcMac.subarray(0, 6), ETH_OFF_SRC);
-  dv.setUint16(ETH_OFF_TYPE, ETHERTYPE_IPV4);
-  const ip = ETH_HDR_LEN;
-  buf[ip + IPV4_OFF_VER_IHL] = 0x45;
-  dv.setUint16(ip + IPV4_OFF_TOTAL_LEN, ipLen);
-  dv.setUint16(ip + IPV4_OFF_ID, spec.ipId & 0xffff);
-  dv.setUint16(ip + IPV4_OFF_FLAGS_FRAG, IPV4_FLAG_DF);
-  buf[ip + IPV4_OFF_TTL] = spec.ttl ?? 64;
-  buf[ip + IPV4_OFF_PROTO] = IPPROTO_TCP;
-  dv.setUint32(ip + IPV4_OFF_SRC, spec.srcIp >>> 0);
-  dv.setUint32(ip + IPV4_OFF_DST, spec.dstIp >>> 0);
-  dv.setUint16(ip + IPV4_OFF_CSUM, ipv4HeaderChecksum(buf, ip, IPV4_HDR_LEN));
-  const tcp = ip + IPV4_HDR_LEN;
-  dv.setUint16(tcp + TCP_OFF_SPORT, spec.srcPort);
-  dv.setUint16(tcp + TCP_OFF_DPORT, spec.dstPort);
-  dv.setUint32(tcp + TCP_OFF_SEQ, spec.seq >>> 0);
-  dv.setUint32(tcp + TCP_OFF_ACK, spec.ack >>> 0);
-  buf[tcp + TCP_OFF_DOFF] = ((TCP_HDR_LEN + optLen) / 4) << 4;
-  buf[tcp + TCP_OFF_FLAGS] = spec.flags;
-  dv.setUint16(tcp + TCP_OFF_WINDOW, spec.window);
-  buf.set(rawOpts, tcp + TCP_HDR_LEN);
-  // Padding bytes after the options stay 0 (EOL).
-  buf.set(payload, tcp + TCP_HDR_LEN + optLen);
-  dv.setUint16(tcp + TCP_OFF_CSUM, tcpChecksum(buf, spec.srcIp, spec.dstIp, tcp, tcpLen));
+  const optLen = spec.options?.length ?? 0;
+  if (optLen > 40) throw new RangeError(`TCP options ${optLen} bytes exceed 40`);
+  const size = ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN + ((optLen + 3) & ~3) + (spec.payload?.length ?? 0);
+  const buf = new Uint8Array(size);
+  const n = writeTcpFrame(
+    buf,
+    0,
+    {
+      srcMac: spec.srcMac,
+      dstMac: spec.dstMac,
+      srcIp: spec.srcIp >>> 0,
+      dstIp: spec.dstIp >>> 0,
+      srcPort: spec.srcPort,
+      dstPort: spec.dstPort,
+      seq: spec.seq >>> 0,
+      ack: spec.ack >>> 0,
+      flags: spec.flags,
+      window: spec.window,
+      ipId: spec.ipId & 0xffff,
+      ttl: spec.ttl ?? 64,
+      df: true,
+      ...(spec.options === undefined ? {} : { options: spec.options }),
+      ...(spec.payload === undefined ? {} : { payload: spec.payload }),
+    },
+    LinkType.ETHERNET,
+  );
+  if (n !== size) throw new RangeError(`cannot encode frame (packet error ${n})`);
   return buf;
 }
 
