@@ -149,8 +149,8 @@ export interface NfqueueOptions extends CommonDatapathOptions {
   /** Two connmark bits for "authorized as client" / "authorized as server" (defaults 0x10000000 / 0x20000000). */
   markClient?: number;
   markServer?: number;
-  /** Also queue locally originated / locally delivered traffic (OUTPUT/INPUT hooks). Default false. */
-  includeLocal?: boolean;
+  /** iptables binary (default `iptables`; `iptables-restore` is derived by suffix). */
+  iptables?: string;
 }
 
 export interface PcapOptions extends CommonDatapathOptions {
