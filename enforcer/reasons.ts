@@ -23,6 +23,9 @@ export const Reason = {
   TIMEOUT: 16,
   PEER_REJECT: 17,
   UNKNOWN_WORKLOAD: 18,
+  /** A warm token named cached state (a document id or a key) the receiver no longer holds:
+   *  drop silently (no RST); the sender's retransmission carries a cold token. */
+  STALE_CACHE: 19,
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -46,6 +49,7 @@ export const REASON_LABELS: readonly string[] = [
   'timeout',
   'peer-reject',
   'unknown-workload',
+  'stale-cache',
 ];
 
 /** Label for a reason code; unknown codes print as `unknown(N)` rather than being hidden. */
