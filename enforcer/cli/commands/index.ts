@@ -2,10 +2,12 @@
 // (with its own subcommands) and reports failures through setStatus, never process.exit.
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerRun } from './run.js';
 
 export type SetStatus = (status: number) => void;
 export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerBench,
+  registerRun,
 ];

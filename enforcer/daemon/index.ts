@@ -1,0 +1,36 @@
+// Public surface of the daemon domain (`syngate run`): config loading, the metric set shared with
+// the simulator, the flow-log sink, the admin server, the Kubernetes inventory and the lifecycle.
+// Invariant: importing this module starts nothing and loads no native addon; runDaemon() loads
+// the engine core (and through it the datapath adapters) only when a daemon really starts.
+import type { DaemonConfig } from './config.js';
+import { Daemon } from './daemon.js';
+import { createLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+
+export { CONFIG_ERROR, loadConfig, parseConfig } from './config.js';
+export type { DaemonConfig, DatapathConfig, InventoryConfig, LogLevel, Mode, PortRange } from './config.js';
+export { createLogger } from './log.js';
+export type { Logger, LogFields } from './log.js';
+export { CounterSync, HANDSHAKE_BUCKETS_SECONDS, createMetrics } from './metrics.js';
+export type { SyngateMetrics } from './metrics.js';
+export { FlowLog, nodeFlowLogFs } from './flowlog.js';
+export type { FlowLogFs, FlowLogOptions } from './flowlog.js';
+export { startAdminServer } from './admin.js';
+export type { AdminHandlers, AdminServer, ReadyState } from './admin.js';
+export { FileWatcher, pathSignature } from './watch.js';
+export { Daemon, STOP_DEADLINE_MS, defaultMap } from './daemon.js';
+export type { DaemonOptions, EnforcerCore, ReloadResult, ReloadTrigger, StateGroup } from './daemon.js';
+export { KubeClient, KubeInventoryState, KubeWatcher, calicoInterfaceName, inClusterApiServer } from './k8s.js';
+export type { KubeWorkload, KubePod, KubeNamespace, WatchEvent } from './k8s.js';
+
+/** Start the daemon for a validated config and resolve with its exit status once it stopped. */
+export async function runDaemon(config: DaemonConfig): Promise<number> {
+  const logger = createLogger(config.log.level);
+  const metrics = createMetrics({ processMetrics: true });
+  const { createEngineCore, loadMapRenderer } = await import('./core.js');
+  const core = await createEngineCore(config, logger, metrics);
+  const renderMap = await loadMapRenderer();
+  const daemon = new Daemon(config, core, { logger, metrics, signals: true, ...(renderMap === null ? {} : { renderMap }) });
+  await daemon.start();
+  return daemon.done;
+}
