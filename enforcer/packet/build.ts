@@ -15,6 +15,7 @@ import {
   ETHERTYPE_IPV4,
   IPPROTO_TCP,
   IPV4_FLAG_DF,
+  IPV4_MAX_HEADER_LEN,
   IPV4_MAX_TOTAL_LEN,
   IPV4_MIN_HEADER_LEN,
   IPV4_OFF_CSUM,
@@ -27,6 +28,7 @@ import {
   IPV4_OFF_TOTAL_LEN,
   IPV4_OFF_TTL,
   IPV4_OFF_VER_IHL,
+  IPV4_VERSION,
   TCP_MAX_OPTIONS_LEN,
   TCP_MIN_HEADER_LEN,
   TCP_OFF_ACK,
@@ -77,6 +79,8 @@ export interface TcpFrameSpec {
   tos?: number;
   /** Default 0. */
   urgentPointer?: number;
+  /** Raw IPv4 option bytes (<= 40; padded with EOL to a multiple of 4). */
+  ipOptions?: Uint8Array;
 }
 
 /** Link header length for a link type (0 for raw IPv4). */
@@ -100,7 +104,10 @@ export function writeTcpFrame(buf: Uint8Array, off: number, spec: TcpFrameSpec, 
   const paddedOpt = (optLen + 3) & ~3;
   const tcpHdr = TCP_MIN_HEADER_LEN + paddedOpt;
   const payLen = spec.payload === undefined ? 0 : spec.payload.length;
-  const total = IPV4_MIN_HEADER_LEN + tcpHdr + payLen;
+  const ipOptLen = spec.ipOptions === undefined ? 0 : spec.ipOptions.length;
+  if (ipOptLen > IPV4_MAX_HEADER_LEN - IPV4_MIN_HEADER_LEN) return PacketError.BAD_ARGUMENT;
+  const ihl = IPV4_MIN_HEADER_LEN + ((ipOptLen + 3) & ~3);
+  const total = ihl + tcpHdr + payLen;
   if (total > IPV4_MAX_TOTAL_LEN) return PacketError.BAD_ARGUMENT;
   if (linkType !== LinkType.ETHERNET && linkType !== LinkType.RAW_IPV4) return PacketError.BAD_ARGUMENT;
   const l2 = linkHeaderLen(linkType);
@@ -110,8 +117,10 @@ export function writeTcpFrame(buf: Uint8Array, off: number, spec: TcpFrameSpec, 
     writeEthernetHeader(buf, off, spec.srcMac ?? DEFAULT_SRC_MAC, spec.dstMac ?? DEFAULT_DST_MAC);
   }
   const ip = off + l2;
-  writeIpv4Header(buf, ip, total, spec.srcIp, spec.dstIp, spec.ttl ?? DEFAULT_TTL, spec.ipId ?? 0, spec.df ?? true, spec.tos ?? 0);
-  const t = ip + IPV4_MIN_HEADER_LEN;
+  if (spec.ipOptions !== undefined) buf.set(spec.ipOptions, ip + IPV4_MIN_HEADER_LEN);
+  buf.fill(0, ip + IPV4_MIN_HEADER_LEN + ipOptLen, ip + ihl);
+  writeIpv4Header(buf, ip, total, spec.srcIp, spec.dstIp, spec.ttl ?? DEFAULT_TTL, spec.ipId ?? 0, spec.df ?? true, spec.tos ?? 0, ihl);
+  const t = ip + ihl;
   w16(buf, t + TCP_OFF_SRC_PORT, spec.srcPort);
   w16(buf, t + TCP_OFF_DST_PORT, spec.dstPort);
   w32(buf, t + TCP_OFF_SEQ, spec.seq);
@@ -129,7 +138,10 @@ export function writeTcpFrame(buf: Uint8Array, off: number, spec: TcpFrameSpec, 
   return frameLen;
 }
 
-/** Writes a 20-byte IPv4 header (no options) with a correct checksum at buf[ip..ip+20). */
+/**
+ * Writes the fixed part of an IPv4 header at buf[ip..ip+20) and its checksum over `ihl` bytes
+ * (default 20; any option bytes must already be in place).
+ */
 export function writeIpv4Header(
   buf: Uint8Array,
   ip: number,
@@ -140,8 +152,9 @@ export function writeIpv4Header(
   ipId: number,
   df: boolean,
   tos: number,
+  ihl: number = IPV4_MIN_HEADER_LEN,
 ): void {
-  buf[ip + IPV4_OFF_VER_IHL] = 0x45;
+  buf[ip + IPV4_OFF_VER_IHL] = (IPV4_VERSION << 4) | (ihl >>> 2);
   buf[ip + IPV4_OFF_TOS] = tos;
   w16(buf, ip + IPV4_OFF_TOTAL_LEN, totalLen);
   w16(buf, ip + IPV4_OFF_ID, ipId);
@@ -151,7 +164,7 @@ export function writeIpv4Header(
   w16(buf, ip + IPV4_OFF_CSUM, 0);
   w32(buf, ip + IPV4_OFF_SRC, srcIp);
   w32(buf, ip + IPV4_OFF_DST, dstIp);
-  w16(buf, ip + IPV4_OFF_CSUM, ipv4HeaderChecksum(buf, ip, IPV4_MIN_HEADER_LEN));
+  w16(buf, ip + IPV4_OFF_CSUM, ipv4HeaderChecksum(buf, ip, ihl));
 }
 
 /** uint32 -> dotted quad. */
