@@ -1,6 +1,6 @@
 // Minimal SVG line plots for benchmark results (no dependency).
 // Invariants: output is a self-contained SVG 1.1 document; every text is XML-escaped; a log axis
-// silently drops points <= 0 (they cannot be drawn) and says so in the caption; an empty plot still
+// drops points <= 0 (and any non-finite or astronomically large value) and says so in the caption; an empty plot still
 // renders axes and a "no data" note rather than throwing.
 
 export interface Series {
@@ -24,6 +24,10 @@ export interface PlotSpec {
   /** Fixed y range, e.g. [0, 1] for a CDF. */
   yRange?: readonly [number, number];
 }
+
+/** Points beyond these magnitudes are not drawable (axis arithmetic would overflow). */
+const MAX_ABS = 1e300;
+const MIN_LOG = 1e-300;
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
@@ -80,7 +84,7 @@ function ticks(ax: Axis): number[] {
 }
 
 function niceRange(vals: number[], log: boolean, fixed?: readonly [number, number]): Axis {
-  if (fixed) return { min: fixed[0], max: fixed[1], log };
+  if (fixed && fixed[0] < fixed[1]) return { min: fixed[0], max: fixed[1], log };
   if (vals.length === 0) return { min: log ? 1 : 0, max: log ? 10 : 1, log };
   let min = Math.min(...vals);
   let max = Math.max(...vals);
@@ -90,9 +94,10 @@ function niceRange(vals: number[], log: boolean, fixed?: readonly [number, numbe
     if (min === max) max = min * 10;
   } else {
     if (min > 0 && min < max * 0.5) min = 0;
-    if (min === max) {
-      min = min - 1;
-      max = max + 1;
+    if (max - min <= Math.abs(max) * 1e-9) {
+      const pad = Math.max(1, Math.abs(min) * 0.1);
+      min = min - pad;
+      max = max + pad;
     }
   }
   return { min, max, log };
@@ -110,7 +115,9 @@ export function linePlot(spec: PlotSpec): string {
   const ph = H - mt - mb;
   let dropped = 0;
   const keep = (p: readonly [number, number]): boolean => {
-    const ok = Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!spec.logX || p[0] > 0) && (!spec.logY || p[1] > 0);
+    const ok =
+      Math.abs(p[0]) <= MAX_ABS && Math.abs(p[1]) <= MAX_ABS &&
+      (!spec.logX || p[0] >= MIN_LOG) && (!spec.logY || p[1] >= MIN_LOG);
     if (!ok) dropped++;
     return ok;
   };
