@@ -86,8 +86,13 @@ export interface Scenario {
   policies: PolicySource[];
   traffic: ScenarioTraffic[];
   seed: number | null;
+  /** The inventory part of the file (policy inventory format), with assigned addresses filled in. */
+  inventoryDoc: Record<string, unknown>;
 }
 
+/** Keys the scenario adds to the policy inventory format. */
+export const SCENARIO_EXTRA_KEYS = ['nodes', 'envoy', 'policies', 'traffic', 'seed'] as const;
+const SCENARIO_KEYS = ['trustDomain', 'rootNamespace', 'mode', 'defaultDeny', 'namespaces', 'workloads', ...SCENARIO_EXTRA_KEYS];
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const NET_BASE = ipToU32('198.18.0.0');
 const NET_SIZE = 1 << 17; // /15
@@ -211,17 +216,6 @@ function portsOf(n: YamlNode | null, c: Collector, path: string): NamedPort[] {
       if (port !== null) out.push({ name: null, port });
       return;
     }
-    if (isScalar(it) && typeof it.value === 'string') {
-      // "http:9080"
-      const m = /^([a-z0-9][-a-z0-9]{0,14}):(\d{1,5})$/.exec(it.value);
-      const port = m === null ? NaN : Number(m[2]);
-      if (m === null || !(port >= 1 && port <= 65535)) {
-        c.err(it, p, 'expected a port number, NAME:PORT, or {name, port}');
-        return;
-      }
-      out.push({ name: m[1] ?? null, port });
-      return;
-    }
     const m = mapOf(it, c, p);
     if (m === null) return;
     const f = entries(m, c, p, ['name', 'port', 'containerPort', 'protocol']);
@@ -254,7 +248,7 @@ export function parseScenario(text: string, file: string, dir: string = dirname(
   if (c.errors.length > 0) throw new SyngateError('SYNGATE_SIM_SCENARIO', c.errors.join('\n'));
   const root = mapOf(doc.contents as YamlNode | null, c, '');
   if (root === null) throw new SyngateError('SYNGATE_SIM_SCENARIO', c.errors.join('\n'));
-  const top = entries(root, c, '', ['trustDomain', 'nodes', 'mode', 'defaultDeny', 'namespaces', 'envoy', 'workloads', 'policies', 'traffic', 'seed']);
+  const top = entries(root, c, '', SCENARIO_KEYS);
 
   const trustDomain = top.has('trustDomain') ? (str(top.get('trustDomain'), c, 'trustDomain') ?? 'cluster.local') : 'cluster.local';
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(trustDomain)) c.err(top.get('trustDomain'), 'trustDomain', 'expected a DNS-like trust domain (lowercase letters, digits, - and .)');
@@ -277,19 +271,24 @@ export function parseScenario(text: string, file: string, dir: string = dirname(
 
   const namespaces: Record<string, NamespaceSettings> = {};
   if (top.has('namespaces')) {
-    const m = mapOf(top.get('namespaces'), c, 'namespaces');
-    for (const pair of m?.items ?? []) {
-      const ns = isScalar(pair.key) ? String(pair.key.value) : '';
-      const p = `namespaces.${ns}`;
-      if (!NAME_RE.test(ns)) c.err(pair.key as YamlNode, p, 'expected a namespace name');
-      const sm = mapOf(pair.value as YamlNode | null, c, p);
-      if (sm === null) continue;
-      const f = entries(sm, c, p, ['mode', 'defaultDeny']);
+    (seqOf(top.get('namespaces'), c, 'namespaces') ?? []).forEach((it, i) => {
+      const p = `namespaces[${i}]`;
+      const sm = mapOf(it, c, p);
+      if (sm === null) return;
+      const f = entries(sm, c, p, ['name', 'labels', 'mode', 'defaultDeny']);
+      const ns = str(f.get('name'), c, `${p}.name`);
+      if (ns === null) return;
+      if (!NAME_RE.test(ns)) c.err(f.get('name'), `${p}.name`, 'expected a namespace name');
+      if (f.has('labels')) labelsOf(f.get('labels') ?? null, c, `${p}.labels`);
       namespaces[ns] = {
         mode: f.has('mode') ? oneOf(f.get('mode'), c, `${p}.mode`, MODES) : null,
         defaultDeny: f.has('defaultDeny') ? bool(f.get('defaultDeny'), c, `${p}.defaultDeny`) : null,
       };
-    }
+    });
+  }
+  if (top.has('rootNamespace')) {
+    const rn = str(top.get('rootNamespace'), c, 'rootNamespace');
+    if (rn !== null && !NAME_RE.test(rn)) c.err(top.get('rootNamespace'), 'rootNamespace', 'expected a namespace name');
   }
 
   let envoy: Scenario['envoy'] = null;
@@ -329,7 +328,7 @@ export function parseScenario(text: string, file: string, dir: string = dirname(
     const p = `workloads[${i}]`;
     const m = mapOf(it, c, p);
     if (m === null) return;
-    const f = entries(m, c, p, ['name', 'namespace', 'serviceAccount', 'labels', 'ip', 'node', 'ports', 'enforcer', 'mode']);
+    const f = entries(m, c, p, ['name', 'namespace', 'serviceAccount', 'labels', 'ip', 'node', 'ports', 'enforcer', 'mode', 'defaultDeny']);
     const name = str(f.get('name'), c, `${p}.name`);
     if (name !== null && !NAME_RE.test(name)) c.err(f.get('name'), `${p}.name`, 'expected a DNS-1123 name');
     const namespace = f.has('namespace') ? str(f.get('namespace'), c, `${p}.namespace`) : 'default';
@@ -345,6 +344,7 @@ export function parseScenario(text: string, file: string, dir: string = dirname(
     const ports = f.has('ports') ? portsOf(f.get('ports') ?? null, c, `${p}.ports`) : [];
     const enforcer = f.has('enforcer') ? (bool(f.get('enforcer'), c, `${p}.enforcer`) ?? true) : true;
     const wmode = f.has('mode') ? oneOf(f.get('mode'), c, `${p}.mode`, MODES) : null;
+    if (f.has('defaultDeny')) bool(f.get('defaultDeny'), c, `${p}.defaultDeny`);
     let ip = '';
     let ipAssigned = true;
     if (f.has('ip')) {
@@ -461,7 +461,14 @@ export function parseScenario(text: string, file: string, dir: string = dirname(
   });
 
   if (c.errors.length > 0) throw new SyngateError('SYNGATE_SIM_SCENARIO', c.errors.join('\n'));
+  const json = root.toJSON() as Record<string, unknown>;
+  const inventoryDoc: Record<string, unknown> = {};
+  for (const k of ['trustDomain', 'rootNamespace', 'mode', 'defaultDeny', 'namespaces']) if (json[k] !== undefined) inventoryDoc[k] = json[k];
+  inventoryDoc['trustDomain'] = trustDomain;
+  const rawWl = Array.isArray(json['workloads']) ? (json['workloads'] as Record<string, unknown>[]) : [];
+  inventoryDoc['workloads'] = rawWl.map((w, i) => ({ namespace: 'default', ...w, ip: workloads[i]?.ip, node: workloads[i]?.node }));
   return {
+    inventoryDoc,
     file,
     dir,
     trustDomain,
