@@ -151,52 +151,45 @@ export class FlowLog {
     }
     try {
       this.stdout.write(lines.join(''));
-      this.recovered(lines.length);
+      this.recovered();
     } catch (e) {
       this.drop(lines.length, 'write-error', e);
     }
   }
 
-  private flushFile(lines: string[]): void {
+  private flushFile(all: string[]): void {
     const path = this.opts.path;
     if (path === null) return;
-    let i = 0;
+    const lines = all.filter((l) => Buffer.byteLength(l) <= this.opts.maxBytes);
+    if (lines.length < all.length) this.drop(all.length - lines.length, 'too-large', null);
+    // Lines [0, done) are written.
+    let done = 0;
     try {
-      while (i < lines.length) {
-        // Gather as many lines as fit in the current file.
-        const parts: string[] = [];
-        let bytes = 0;
-        for (; i < lines.length; i++) {
-          const line = lines[i] as string;
-          const b = Buffer.byteLength(line);
-          if (b > this.opts.maxBytes) {
-            this.drop(1, 'too-large', null);
-            continue;
-          }
-          if (this.fd >= 0 && this.fileSize + bytes + b > this.opts.maxBytes) break;
-          if (this.fd < 0 && bytes + b > this.opts.maxBytes) break;
-          parts.push(line);
-          bytes += b;
-        }
+      while (done < lines.length) {
         if (this.fd < 0) {
           this.fd = this.fs.open(path);
           this.fileSize = this.fs.size(this.fd);
-          if (this.fileSize + bytes > this.opts.maxBytes) {
-            this.rotate(path);
-            continue;
-          }
         }
-        if (parts.length > 0) {
-          this.fs.write(this.fd, Buffer.from(parts.join('')));
+        // Gather as many lines as fit in the current file.
+        let i = done;
+        let bytes = 0;
+        for (; i < lines.length; i++) {
+          const b = Buffer.byteLength(lines[i] as string);
+          if (this.fileSize + bytes + b > this.opts.maxBytes) break;
+          bytes += b;
+        }
+        if (i > done) {
+          this.fs.write(this.fd, Buffer.from(lines.slice(done, i).join('')));
           this.fileSize += bytes;
-          this.written += parts.length;
-          this.recovered(parts.length);
+          this.written += i - done;
+          done = i;
+          this.recovered();
         }
-        if (i < lines.length) this.rotate(path);
+        if (done < lines.length) this.rotate(path);
       }
     } catch (e) {
       // The part not yet written is lost; reopen on the next flush.
-      this.drop(lines.length - i, dropReason(e), e);
+      this.drop(lines.length - done, dropReason(e), e);
       if (this.fd >= 0) {
         try {
           this.fs.close(this.fd);
@@ -244,7 +237,7 @@ export class FlowLog {
     this.droppedWhileDegraded += n;
   }
 
-  private recovered(_n: number): void {
+  private recovered(): void {
     if (this.degraded === null) return;
     this.log.info('flow log sink writing again', { dropped: this.droppedWhileDegraded, reason: this.degraded });
     this.degraded = null;
