@@ -72,6 +72,8 @@ export interface RunOptions {
   json: boolean;
   log: (msg: string) => void;
   command: string;
+  /** Override the suite's module list (tests). */
+  modules?: readonly string[];
 }
 
 /** What a self-driven suite (live, flood) hands back to the harness. */
@@ -312,7 +314,7 @@ export async function runModuleSuite(suite: SuiteName, opts: RunOptions): Promis
   const plan = planFor(opts.quick);
   const out: SuiteOutput = { metrics: [], plots: [], notes: [], failures: [] };
   const unavailable: string[] = [];
-  for (const modName of SUITE_MODULES[suite]) {
+  for (const modName of opts.modules ?? SUITE_MODULES[suite]) {
     const load = await loadBenchModule(modName);
     if (load.kind === 'unavailable') {
       opts.log(`  bench/${modName}.ts: not available yet (${load.why})`);
