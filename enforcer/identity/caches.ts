@@ -1,0 +1,223 @@
+// Bounded caches for the identity hot path.
+// Invariants:
+//  - BoundedMap never holds more than `capacity` entries; inserting into a full map evicts the
+//    oldest insertion (FIFO: a hit does not reorder, so a hit costs one Map probe);
+//  - ReplayCache remembers every inserted nonce for at least `windowSec` seconds and at most
+//    2 * windowSec (two generations of open-addressing tables over typed arrays, no per-entry
+//    objects); when the current generation is half full, add() refuses (fail closed: the caller
+//    rejects the SYN) rather than forget a nonce that is still inside the window;
+//  - TokenBuckets is a fixed-size, 4-way set-associative table of per-source buckets plus one
+//    global bucket; a source that finds no slot evicts the least recently used slot of its set,
+//    which restarts that source at a full bucket only if it had been idle longest.
+export class BoundedMap<K, V> {
+  private readonly m = new Map<K, V>();
+  evictions = 0;
+  constructor(readonly capacity: number) {}
+  get size(): number {
+    return this.m.size;
+  }
+  get(k: K): V | undefined {
+    return this.m.get(k);
+  }
+  set(k: K, v: V): void {
+    if (!this.m.has(k) && this.m.size >= this.capacity) {
+      const oldest = this.m.keys().next();
+      if (oldest.done !== true) {
+        this.m.delete(oldest.value);
+        this.evictions++;
+      }
+    }
+    this.m.set(k, v);
+  }
+  delete(k: K): boolean {
+    return this.m.delete(k);
+  }
+  clear(): void {
+    this.m.clear();
+  }
+  /** Deletes every entry for which `drop` returns true. O(n): for maintenance, not the hot path. */
+  sweep(drop: (v: V, k: K) => boolean): number {
+    let n = 0;
+    for (const [k, v] of this.m) {
+      if (drop(v, k)) {
+        this.m.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+  values(): IterableIterator<V> {
+    return this.m.values();
+  }
+}
+
+/** Set of recently seen 16-byte nonces, keyed by their first 8 bytes. */
+export class ReplayCache {
+  private readonly mask: number;
+  private readonly limit: number;
+  private curHi: Uint32Array;
+  private curLo: Uint32Array;
+  private curUsed: Uint8Array;
+  private prevHi: Uint32Array;
+  private prevLo: Uint32Array;
+  private prevUsed: Uint8Array;
+  private curCount = 0;
+  private genStartSec = -1;
+  refusedFull = 0;
+  constructor(
+    readonly capacityLog2: number,
+    readonly windowSec: number,
+  ) {
+    const cap = 1 << capacityLog2;
+    this.mask = cap - 1;
+    this.limit = cap >>> 1;
+    this.curHi = new Uint32Array(cap);
+    this.curLo = new Uint32Array(cap);
+    this.curUsed = new Uint8Array(cap);
+    this.prevHi = new Uint32Array(cap);
+    this.prevLo = new Uint32Array(cap);
+    this.prevUsed = new Uint8Array(cap);
+  }
+  get size(): number {
+    return this.curCount;
+  }
+  private roll(nowSec: number): void {
+    if (this.genStartSec < 0) {
+      this.genStartSec = nowSec;
+      return;
+    }
+    const age = nowSec - this.genStartSec;
+    if (age < this.windowSec) return;
+    if (age >= 2 * this.windowSec) {
+      // Both generations are older than the window.
+      this.prevUsed.fill(0);
+      this.curUsed.fill(0);
+    } else {
+      const h = this.prevHi;
+      const l = this.prevLo;
+      const u = this.prevUsed;
+      this.prevHi = this.curHi;
+      this.prevLo = this.curLo;
+      this.prevUsed = this.curUsed;
+      u.fill(0);
+      this.curHi = h;
+      this.curLo = l;
+      this.curUsed = u;
+    }
+    this.curCount = 0;
+    this.genStartSec = nowSec;
+  }
+  private static find(hi: Uint32Array, lo: Uint32Array, used: Uint8Array, mask: number, h: number, l: number): number {
+    let i = (Math.imul(h ^ l, 0x9e3779b1) >>> 0) & mask;
+    for (let n = 0; n <= mask; n++) {
+      if (used[i] === 0) return -1 - i;
+      if (hi[i] === h && lo[i] === l) return i;
+      i = (i + 1) & mask;
+    }
+    return -1 - mask - 1;
+  }
+  /** Returns true iff the nonce at nonce[off..off+8] was added within the window. */
+  has(nonce: Uint8Array, off: number, nowSec: number): boolean {
+    this.roll(nowSec);
+    const h = readU32(nonce, off);
+    const l = readU32(nonce, off + 4);
+    return (
+      ReplayCache.find(this.curHi, this.curLo, this.curUsed, this.mask, h, l) >= 0 ||
+      ReplayCache.find(this.prevHi, this.prevLo, this.prevUsed, this.mask, h, l) >= 0
+    );
+  }
+  /** Adds a nonce; returns false iff the cache is full (the caller must reject). */
+  add(nonce: Uint8Array, off: number, nowSec: number): boolean {
+    this.roll(nowSec);
+    if (this.curCount >= this.limit) {
+      this.refusedFull++;
+      return false;
+    }
+    const h = readU32(nonce, off);
+    const l = readU32(nonce, off + 4);
+    const r = ReplayCache.find(this.curHi, this.curLo, this.curUsed, this.mask, h, l);
+    if (r >= 0) return true;
+    const i = -1 - r;
+    this.curHi[i] = h;
+    this.curLo[i] = l;
+    this.curUsed[i] = 1;
+    this.curCount++;
+    return true;
+  }
+  clear(): void {
+    this.curUsed.fill(0);
+    this.prevUsed.fill(0);
+    this.curCount = 0;
+  }
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0;
+}
+
+export interface BucketSpec {
+  /** Tokens added per second. */
+  ratePerSec: number;
+  /** Bucket size (maximum burst). */
+  burst: number;
+}
+
+const WAYS = 4;
+
+/** Verification budgets: one bucket per source IPv4 address (bounded table) plus a global one. */
+export class TokenBuckets {
+  private readonly sets: number;
+  private readonly ip: Uint32Array;
+  private readonly used: Uint8Array;
+  private readonly tokens: Float64Array;
+  private readonly last: Float64Array;
+  private globalTokens: number;
+  private globalLast = -1;
+  constructor(
+    readonly perSource: BucketSpec,
+    readonly global: BucketSpec,
+    tableLog2 = 12,
+  ) {
+    const n = 1 << tableLog2;
+    this.sets = n / WAYS;
+    this.ip = new Uint32Array(n);
+    this.used = new Uint8Array(n);
+    this.tokens = new Float64Array(n);
+    this.last = new Float64Array(n);
+    this.globalTokens = global.burst;
+  }
+  private slot(src: number, nowMs: number): number {
+    const base = ((Math.imul(src, 0x9e3779b1) >>> 0) % this.sets) * WAYS;
+    let victim = base;
+    for (let w = 0; w < WAYS; w++) {
+      const i = base + w;
+      if (this.used[i] === 1 && this.ip[i] === src) return i;
+      if (this.used[i] === 0) {
+        victim = i;
+        break;
+      }
+      if ((this.last[i] ?? 0) < (this.last[victim] ?? 0)) victim = i;
+    }
+    this.used[victim] = 1;
+    this.ip[victim] = src;
+    this.tokens[victim] = this.perSource.burst;
+    this.last[victim] = nowMs;
+    return victim;
+  }
+  /** Takes n tokens from src's bucket and the global bucket; returns false (taking none) if either lacks them. */
+  take(src: number, n: number, nowMs: number): boolean {
+    if (this.globalLast < 0) this.globalLast = nowMs;
+    const gdt = Math.max(0, nowMs - this.globalLast) / 1000;
+    this.globalLast = Math.max(this.globalLast, nowMs);
+    this.globalTokens = Math.min(this.global.burst, this.globalTokens + gdt * this.global.ratePerSec);
+    const i = this.slot(src >>> 0, nowMs);
+    const dt = Math.max(0, nowMs - (this.last[i] ?? nowMs)) / 1000;
+    const t = Math.min(this.perSource.burst, (this.tokens[i] ?? 0) + dt * this.perSource.ratePerSec);
+    this.last[i] = Math.max(this.last[i] ?? 0, nowMs);
+    this.tokens[i] = t;
+    if (t < n || this.globalTokens < n) return false;
+    this.tokens[i] = t - n;
+    this.globalTokens -= n;
+    return true;
+  }
+}
