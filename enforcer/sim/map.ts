@@ -120,7 +120,7 @@ function esc(s: string): string {
 const NODE_W = 170;
 const NODE_H = 34;
 const NODE_GAP = 22;
-const COL_W = 300;
+const COL_W = 360;
 const NS_PAD = 16;
 const NS_HEADER = 30;
 const TOP = 70;
@@ -156,6 +156,7 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
 
   // Edges: from the right/left side of the source box to the other side of the target box.
   const pairCount = new Map<string, number>();
+  const placed: { x: number; y: number }[] = [];
   const edgeSvg: string[] = [];
   model.edges.forEach((e, i) => {
     const a = pos.get(e.from);
@@ -170,11 +171,14 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
     const x2 = sameCol ? b.x + NODE_W : forward ? b.x : b.x + NODE_W;
     const y1 = a.y + NODE_H / 2 + (k % 3) * 4 - 4;
     const y2 = b.y + NODE_H / 2 + (k % 3) * 4 - 4;
-    const bend = sameCol ? 60 + 25 * k : (k % 2 === 0 ? 1 : -1) * (18 + 16 * Math.floor(k / 2)) + (forward ? 0 : 30);
+    const bend = sameCol ? 90 + 30 * k : (k % 2 === 0 ? 1 : -1) * (18 + 16 * Math.floor(k / 2)) + (forward ? 0 : 30);
     const cx = sameCol ? x1 + bend : (x1 + x2) / 2;
     const cy = sameCol ? (y1 + y2) / 2 : (y1 + y2) / 2 - bend;
     const lx = 0.25 * x1 + 0.5 * cx + 0.25 * x2;
-    const ly = 0.25 * y1 + 0.5 * cy + 0.25 * y2;
+    let ly = 0.25 * y1 + 0.5 * cy + 0.25 * y2;
+    // Keep labels from overlapping: move down in 13px steps past any placed label (bounded).
+    for (let tries = 0; tries < 24 && placed.some((b) => Math.abs(b.x - lx) < 56 && Math.abs(b.y - ly) < 13); tries++) ly += 13;
+    placed.push({ x: lx, y: ly });
     const st = STYLE[e.verdict];
     const label = `${e.port} ×${e.count}`;
     const tip = `${e.from} → ${e.to}:${e.port}\n${st.label} ×${e.count}\nrule: ${e.rules.join(', ') || '-'}\nreason: ${e.reasons.join(', ')}\nenforcer: ${e.enforcers.join(', ')}`;
@@ -203,7 +207,7 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
   const counts = { allow: 0, deny: 0, audit: 0 };
   for (const e of model.edges) counts[e.verdict] += e.count;
   const markers = (['allow', 'deny', 'audit'] as const)
-    .map((v) => `<marker id="arrow-${v}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${STYLE[v].color}"/></marker>`)
+    .map((v) => `<marker id="arrow-${v}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${STYLE[v].color}"/></marker>`)
     .join('');
   const legend =
     `<g class="legend" transform="translate(${LEFT},22)">` +
