@@ -1,0 +1,837 @@
+// Policy compiler and the compiled table the engine probes per new connection.
+//
+// Invariants:
+//  - compile() never throws: it returns a PolicyTable (revision > 0) or nothing plus diagnostics;
+//    a table is immutable in meaning once built (rows are memoised, never changed);
+//  - peer identity = (identity id from the shared IdentityRegistry, IP class of the peer address).
+//    IP classes partition IPv4 by every CIDR boundary named in any policy, so every IP condition is
+//    constant over a class and is folded into the peer identity instead of being scanned per lookup;
+//  - selectors and peer conditions are evaluated when a (local workload, peer identity, IP class)
+//    row is first needed (once per identity as it appears, or ahead of time by prepare()), never
+//    per connection; a row is a port map: sorted interval starts over (proto slot << 16 | port)
+//    with one verdict word per interval, so port ranges cost one interval, not one entry per port;
+//  - lookup() is one open-addressing probe on (local, direction, identity, IP class) plus a binary
+//    search of that row's interval starts; it allocates nothing once the row exists;
+//  - a verdict word packs allow (bit 0), audit (bit 1) and the deciding rule index (bits 2..);
+//    ruleId(index) and auditRules() give the strings; unknown workloads or identities get a
+//    deny verdict (fail closed).
+//
+// Semantics (docs/policy.md has them in full):
+//  Istio and native layers, per workload: a matching DENY rule denies and that is final; with no
+//  ALLOW policy on the workload the layer allows by default; otherwise the flow needs a matching
+//  ALLOW rule. AUDIT rules only mark. Kubernetes: a workload selected by a policy of a direction is
+//  isolated in it and then needs a rule of one of those policies. Combined: every layer that has a
+//  say must allow; with strict default-deny (ingress) some layer must allow explicitly.
+import { cidrContains } from './ipv4.js';
+import type { Cidr } from './ipv4.js';
+import { IdentityRegistry } from './identity.js';
+import type { IdentityInfo } from './identity.js';
+import { contains, EMPTY, intersect, normalise, subtract, union } from './intervals.js';
+import type { IntervalSet } from './intervals.js';
+import { Mode } from './inventory.js';
+import type { Inventory, Workload } from './inventory.js';
+import { Proto, policyId, protoFromIpProto } from './model.js';
+import type {
+  AuthzPolicy, AuthzRule, K8sPeer, K8sRule, K8sSelector, LabelExpr, NetworkPolicy, OperationSpec, PeerSpec, Policy,
+  PortRange, StringMatch,
+} from './model.js';
+
+/** Direction of a lookup; equal to the engine's Direction values. */
+export const Dir = {
+  /** At the source's enforcer: local = source, peer = destination. */
+  EGRESS: 0,
+  /** At the destination's enforcer: local = destination, peer = source. */
+  INGRESS: 1,
+} as const;
+export type Dir = (typeof Dir)[keyof typeof Dir];
+
+export const RULE_DEFAULT_ALLOW = 0;
+export const RULE_DEFAULT_DENY = 1;
+export const RULE_K8S_ISOLATION = 2;
+
+export const VERDICT_ALLOW_BIT = 1;
+export const VERDICT_AUDIT_BIT = 2;
+export const VERDICT_RULE_SHIFT = 2;
+/** The verdict for an unknown workload or identity: deny by `default-deny`. */
+export const VERDICT_UNKNOWN = RULE_DEFAULT_DENY << VERDICT_RULE_SHIFT;
+
+export function verdictAllowed(v: number): boolean {
+  return (v & VERDICT_ALLOW_BIT) !== 0;
+}
+export function verdictAudited(v: number): boolean {
+  return (v & VERDICT_AUDIT_BIT) !== 0;
+}
+export function verdictRule(v: number): number {
+  return v >>> VERDICT_RULE_SHIFT;
+}
+
+/** Size of the compiled port key space: 4 protocol slots of 65536 ports. */
+export const KEYSPACE = 4 << 16;
+const TCP_ALL: IntervalSet = [0, 0xffff];
+const ALL: IntervalSet = [0, KEYSPACE - 1];
+
+export interface CompileOptions {
+  /** Mesh root namespace; default: the inventory's, else `istio-system`. */
+  rootNamespace?: string;
+  /** Strict default-deny for every workload (ORed with the inventory's settings). */
+  defaultDeny?: boolean;
+  /** Revision number (> 0); default: previous.revision + 1, else 1. */
+  revision?: number;
+  /** Identity registry to share; default: the previous table's, else a new one. */
+  identities?: IdentityRegistry;
+  /** Previous table, for revision numbering and identity sharing. */
+  previous?: PolicyTable;
+  /** Rows beyond this many are computed per lookup instead of cached (default 4M). */
+  maxRows?: number;
+}
+
+export interface LayerDecision {
+  layer: 'istio' | 'syngate' | 'k8s';
+  verdict: 'allow' | 'deny';
+  rule: string;
+  /** False when the layer allowed only because it has no ALLOW policy for the workload. */
+  explicit: boolean;
+}
+
+export interface Decision {
+  /** Verdict word (see verdictAllowed/verdictAudited/verdictRule). */
+  word: number;
+  /** Rule indices of the AUDIT rules that matched. */
+  audit: number[];
+  layers: LayerDecision[];
+}
+
+interface AuthzEntry {
+  action: 0 | 1 | 2; // ALLOW, DENY, AUDIT
+  rule: number;
+  set: IntervalSet;
+}
+interface AuthzLayerCtx {
+  layer: 'istio' | 'syngate';
+  hasAllow: boolean;
+  entries: AuthzEntry[];
+}
+interface RowCtx {
+  authz: AuthzLayerCtx[];
+  k8sIsolated: boolean;
+  k8s: { rule: number; set: IntervalSet }[];
+  strict: boolean;
+}
+
+interface PolicyRef {
+  policy: Policy;
+  /** Table rule index of rules[0] (Authz) or ingress[0] (NetworkPolicy). */
+  first: number;
+  /** NetworkPolicy: table rule index of egress[0]. */
+  firstEgress: number;
+}
+
+const ACTION_CODE = { ALLOW: 0, DENY: 1, AUDIT: 2 } as const;
+
+export class PolicyTable {
+  readonly revision: number;
+  readonly inventory: Inventory;
+  readonly identities: IdentityRegistry;
+  readonly rootNamespace: string;
+  readonly policies: readonly Policy[];
+  /** Rule index -> rule id string. */
+  readonly ruleIds: readonly string[];
+  /** Sorted start addresses of the IP classes; class c covers [bounds[c], bounds[c+1]). */
+  readonly ipBounds: Uint32Array;
+
+  /** Per workload: numeric Mode and strict default-deny. */
+  readonly modes: Uint8Array;
+  private readonly strict: Uint8Array;
+  /** Identity id of each inventory workload. */
+  readonly workloadIdentity: Int32Array;
+  private readonly identityWorkloads = new Map<number, Workload[]>();
+  /** Per (workload * 2 + dir): applicable policy refs per layer, in deciding order. */
+  private readonly applicable: { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] }[];
+
+  // Row cache: open addressing, 4 int32 per slot: key0 = local << 1 | dir (-1 = empty), identity, ipClass, map offset.
+  private slots: Int32Array;
+  private mask: number;
+  private rows = 0;
+  private readonly maxRows: number;
+  // Port maps: at offset o: n, starts[n], words[n], auditSetIds[n].
+  private pool: Int32Array;
+  private poolUsed = 0;
+  private readonly mapDedup = new Map<string, number>();
+  private readonly auditSets: number[][] = [[]];
+  private readonly auditDedup = new Map<string, number>([['', 0]]);
+
+  /** @internal use compile(). */
+  constructor(init: {
+    revision: number; inventory: Inventory; identities: IdentityRegistry; rootNamespace: string; policies: Policy[];
+    ruleIds: string[]; ipBounds: Uint32Array; modes: Uint8Array; strict: Uint8Array; workloadIdentity: Int32Array;
+    applicable: { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] }[]; maxRows: number;
+  }) {
+    this.revision = init.revision;
+    this.inventory = init.inventory;
+    this.identities = init.identities;
+    this.rootNamespace = init.rootNamespace;
+    this.policies = init.policies;
+    this.ruleIds = init.ruleIds;
+    this.ipBounds = init.ipBounds;
+    this.modes = init.modes;
+    this.strict = init.strict;
+    this.workloadIdentity = init.workloadIdentity;
+    this.applicable = init.applicable;
+    this.maxRows = init.maxRows;
+    for (const w of this.inventory.workloads) {
+      const id = this.workloadIdentity[w.index] ?? 0;
+      const list = this.identityWorkloads.get(id);
+      if (list === undefined) this.identityWorkloads.set(id, [w]);
+      else list.push(w);
+    }
+    this.slots = new Int32Array(4 * 1024).fill(-1);
+    this.mask = 1023;
+    this.pool = new Int32Array(4096);
+  }
+
+  /** Number of inventory workloads (valid local ids are 0..workloadCount-1). */
+  get workloadCount(): number {
+    return this.inventory.workloads.length;
+  }
+
+  /** Number of rows (local, direction, identity, IP class) compiled so far. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /** Bytes held by the typed arrays of this table (rows, port maps, IP classes, per-workload data). */
+  get typedBytes(): number {
+    return this.slots.byteLength + this.pool.byteLength + this.ipBounds.byteLength + this.modes.byteLength +
+      this.strict.byteLength + this.workloadIdentity.byteLength;
+  }
+
+  /** Local workload id for NS/NAME, or -1. */
+  workloadIndex(namespace: string, name: string): number {
+    return this.inventory.byName.get(`${namespace}/${name}`)?.index ?? -1;
+  }
+
+  /** Local workload id owning a uint32 IPv4 address, or -1. */
+  workloadByIp(ip: number): number {
+    return this.inventory.byIp.get(ip >>> 0)?.index ?? -1;
+  }
+
+  /** Identity id for a verified (SPIFFE ID, labels); creates it on first sight (cold path). */
+  identity(spiffeId: string, labels?: Readonly<Record<string, string>>): number {
+    return this.identities.intern(spiffeId, labels);
+  }
+
+  /** The IP class of a uint32 address. Allocation-free binary search over the class starts. */
+  ipClassOf(ip: number): number {
+    const b = this.ipBounds;
+    const v = ip >>> 0;
+    let lo = 0;
+    let hi = b.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((b[mid] ?? 0) <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Numeric Mode of a local workload (Mode.ENFORCE for an unknown id: fail closed). */
+  modeOf(local: number): number {
+    return this.modes[local] ?? Mode.ENFORCE;
+  }
+
+  ruleId(index: number): string {
+    return this.ruleIds[index] ?? `unknown-rule(${index})`;
+  }
+
+  /**
+   * The verdict word for a new connection. `dir`: Dir.INGRESS at the destination (peer = source),
+   * Dir.EGRESS at the source (peer = destination). `peer`: identity id (0 = unauthenticated).
+   * `peerIp`: uint32. `ipProto`: 6 TCP, 17 UDP, 132 SCTP. Never throws.
+   */
+  lookup(dir: number, local: number, peer: number, peerIp: number, ipProto: number, port: number): number {
+    if (local >>> 0 >= this.inventory.workloads.length || peer >>> 0 >= this.identities.size || (dir !== 0 && dir !== 1)) {
+      return VERDICT_UNKNOWN;
+    }
+    const c = this.ipClassOf(peerIp);
+    const k0 = (local << 1) | dir;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = hash3(k0, peer, c) & mask;
+    let off = -1;
+    for (;;) {
+      const s = i << 2;
+      const a = slots[s];
+      if (a === k0 && slots[s + 1] === peer && slots[s + 2] === c) {
+        off = slots[s + 3] ?? -1;
+        break;
+      }
+      if (a === -1) {
+        off = this.fill(dir, local, peer, c);
+        break;
+      }
+      i = (i + 1) & mask;
+    }
+    const key = (protoFromIpProto(ipProto) << 16) | (port & 0xffff);
+    const idx = this.mapIndex(off, key);
+    return this.pool[off + 1 + (this.pool[off] ?? 0) + idx] ?? VERDICT_UNKNOWN;
+  }
+
+  /** Rule ids of the AUDIT rules matching this connection (cold path; allocates). */
+  auditRules(dir: number, local: number, peer: number, peerIp: number, ipProto: number, port: number): string[] {
+    if (local >>> 0 >= this.inventory.workloads.length || peer >>> 0 >= this.identities.size || (dir !== 0 && dir !== 1)) {
+      return [];
+    }
+    const off = this.rowOffset(dir, local, peer, this.ipClassOf(peerIp));
+    const key = (protoFromIpProto(ipProto) << 16) | (port & 0xffff);
+    const n = this.pool[off] ?? 0;
+    const set = this.auditSets[this.pool[off + 1 + 2 * n + this.mapIndex(off, key)] ?? 0] ?? [];
+    return set.map((r) => this.ruleId(r));
+  }
+
+  /** Builds the row for this peer ahead of its first connection (cold path). */
+  prepare(dir: number, local: number, peer: number, peerIp: number): void {
+    if (local >>> 0 >= this.inventory.workloads.length || peer >>> 0 >= this.identities.size || (dir !== 0 && dir !== 1)) return;
+    this.rowOffset(dir, local, peer, this.ipClassOf(peerIp));
+  }
+
+  /** The full decision with per-layer detail, computed from the policies (slow path, for tools). */
+  decide(dir: number, local: number, peer: number, peerIp: number, ipProto: number, port: number): Decision {
+    if (local >>> 0 >= this.inventory.workloads.length || peer >>> 0 >= this.identities.size || (dir !== 0 && dir !== 1)) {
+      return { word: VERDICT_UNKNOWN, audit: [], layers: [] };
+    }
+    const ctx = this.rowCtx(dir as Dir, local, peer, this.ipBounds[this.ipClassOf(peerIp)] ?? 0);
+    return decideAt(ctx, (protoFromIpProto(ipProto) << 16) | (port & 0xffff), this.ruleIds);
+  }
+
+  // ----- row cache -------------------------------------------------------------------------------
+
+  private rowOffset(dir: number, local: number, peer: number, c: number): number {
+    const k0 = (local << 1) | dir;
+    let i = hash3(k0, peer, c) & this.mask;
+    for (;;) {
+      const s = i << 2;
+      const a = this.slots[s];
+      if (a === k0 && this.slots[s + 1] === peer && this.slots[s + 2] === c) return this.slots[s + 3] ?? -1;
+      if (a === -1) return this.fill(dir, local, peer, c);
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private mapIndex(off: number, key: number): number {
+    const pool = this.pool;
+    const n = pool[off] ?? 0;
+    let lo = 0;
+    let hi = n - 1;
+    const base = off + 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((pool[base + mid] ?? 0) <= key) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Computes and (unless full) caches a row; returns its port map offset. */
+  private fill(dir: number, local: number, peer: number, c: number): number {
+    const ctx = this.rowCtx(dir as Dir, local, peer, this.ipBounds[c] ?? 0);
+    const off = this.buildMap(ctx);
+    if (this.rows >= this.maxRows) return off;
+    if ((this.rows + 1) * 2 > this.mask + 1) this.grow();
+    const k0 = (local << 1) | dir;
+    let i = hash3(k0, peer, c) & this.mask;
+    while (this.slots[i << 2] !== -1) i = (i + 1) & this.mask;
+    const s = i << 2;
+    this.slots[s] = k0;
+    this.slots[s + 1] = peer;
+    this.slots[s + 2] = c;
+    this.slots[s + 3] = off;
+    this.rows++;
+    return off;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    const slots = new Int32Array(cap * 4).fill(-1);
+    const mask = cap - 1;
+    for (let s = 0; s < old.length; s += 4) {
+      const k0 = old[s] ?? -1;
+      if (k0 === -1) continue;
+      let i = hash3(k0, old[s + 1] ?? 0, old[s + 2] ?? 0) & mask;
+      while (slots[i << 2] !== -1) i = (i + 1) & mask;
+      slots.set(old.subarray(s, s + 4), i << 2);
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+
+  private buildMap(ctx: RowCtx): number {
+    const cuts = new Set<number>([0, 1 << 16, 2 << 16, 3 << 16]);
+    const addCuts = (set: IntervalSet): void => {
+      for (let i = 0; i < set.length; i += 2) {
+        cuts.add(set[i] ?? 0);
+        const end = (set[i + 1] ?? 0) + 1;
+        if (end < KEYSPACE) cuts.add(end);
+      }
+    };
+    for (const l of ctx.authz) for (const e of l.entries) addCuts(e.set);
+    for (const e of ctx.k8s) addCuts(e.set);
+    const starts = [...cuts].sort((a, b) => a - b);
+    const outStarts: number[] = [];
+    const outWords: number[] = [];
+    const outAudit: number[] = [];
+    for (const s of starts) {
+      const d = decideAt(ctx, s, undefined);
+      const a = this.auditSetId(d.audit);
+      const n = outWords.length;
+      if (n > 0 && outWords[n - 1] === d.word && outAudit[n - 1] === a) continue;
+      outStarts.push(s);
+      outWords.push(d.word);
+      outAudit.push(a);
+    }
+    const key = `${outStarts.join(',')}|${outWords.join(',')}|${outAudit.join(',')}`;
+    const hit = this.mapDedup.get(key);
+    if (hit !== undefined) return hit;
+    const n = outStarts.length;
+    const need = 1 + 3 * n;
+    if (this.poolUsed + need > this.pool.length) {
+      const bigger = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + need));
+      bigger.set(this.pool.subarray(0, this.poolUsed));
+      this.pool = bigger;
+    }
+    const off = this.poolUsed;
+    this.pool[off] = n;
+    for (let i = 0; i < n; i++) {
+      this.pool[off + 1 + i] = outStarts[i] ?? 0;
+      this.pool[off + 1 + n + i] = outWords[i] ?? 0;
+      this.pool[off + 1 + 2 * n + i] = outAudit[i] ?? 0;
+    }
+    this.poolUsed += need;
+    this.mapDedup.set(key, off);
+    return off;
+  }
+
+  private auditSetId(rules: number[]): number {
+    if (rules.length === 0) return 0;
+    const sorted = [...new Set(rules)].sort((a, b) => a - b);
+    const key = sorted.join(',');
+    const hit = this.auditDedup.get(key);
+    if (hit !== undefined) return hit;
+    const id = this.auditSets.length;
+    this.auditSets.push(sorted);
+    this.auditDedup.set(key, id);
+    return id;
+  }
+
+  // ----- semantics ------------------------------------------------------------------------------
+
+  private rowCtx(dir: Dir, local: number, peer: number, peerIp: number): RowCtx {
+    const w = this.inventory.workloads[local];
+    const info = this.identities.get(peer);
+    const app = this.applicable[local * 2 + dir];
+    const ctx: RowCtx = { authz: [], k8sIsolated: false, k8s: [], strict: dir === Dir.INGRESS && this.strict[local] === 1 };
+    if (w === undefined || info === undefined || app === undefined) return ctx;
+    for (const layer of ['istio', 'syngate'] as const) {
+      const refs = app[layer];
+      if (refs.length === 0) continue;
+      const l: AuthzLayerCtx = { layer, hasAllow: false, entries: [] };
+      for (const ref of refs) {
+        const p = ref.policy as AuthzPolicy;
+        if (p.action === 'ALLOW') l.hasAllow = true;
+        p.rules.forEach((rule, i) => {
+          const set = authzRuleSet(p, rule, w, info, peerIp);
+          if (set.length > 0) l.entries.push({ action: ACTION_CODE[p.action], rule: ref.first + i, set });
+        });
+      }
+      ctx.authz.push(l);
+    }
+    if (app.k8s.length > 0) {
+      ctx.k8sIsolated = true;
+      for (const ref of app.k8s) {
+        const np = ref.policy as NetworkPolicy;
+        const rules = dir === Dir.INGRESS ? np.ingress : np.egress;
+        const first = dir === Dir.INGRESS ? ref.first : ref.firstEgress;
+        rules.forEach((rule, i) => {
+          const set = this.k8sRuleSet(np, rule, dir, w, info, peerIp);
+          if (set.length > 0) ctx.k8s.push({ rule: first + i, set });
+        });
+      }
+    }
+    return ctx;
+  }
+
+  private k8sRuleSet(np: NetworkPolicy, rule: K8sRule, dir: Dir, w: Workload, info: IdentityInfo, ip: number): IntervalSet {
+    if (rule.peers !== undefined && !rule.peers.some((pe) => this.k8sPeerMatches(np, pe, info, ip))) return EMPTY;
+    if (rule.ports === undefined) return ALL;
+    const pairs: number[] = [];
+    for (const pp of rule.ports) {
+      const slot = pp.protocol === 'TCP' ? Proto.TCP : pp.protocol === 'UDP' ? Proto.UDP : Proto.SCTP;
+      const base = slot << 16;
+      if (pp.port === undefined) pairs.push(base, base + 0xffff);
+      else if (typeof pp.port === 'number') pairs.push(base + pp.port, base + (pp.endPort ?? pp.port));
+      else {
+        // A named port is the port of that name on the destination pod: the local workload on
+        // ingress, the peer's workloads (by identity) on egress.
+        const owners = dir === Dir.INGRESS ? [w] : info.authenticated ? (this.identityWorkloads.get(info.id) ?? []) : [];
+        for (const o of owners) {
+          for (const wp of o.ports) if (wp.name === pp.port && wp.protocol === pp.protocol) pairs.push(base + wp.port, base + wp.port);
+        }
+      }
+    }
+    return normalise(pairs);
+  }
+
+  private k8sPeerMatches(np: NetworkPolicy, pe: K8sPeer, info: IdentityInfo, ip: number): boolean {
+    if ('ipBlock' in pe) {
+      const b = pe.ipBlock;
+      return cidrContains(b.cidr, ip) && !b.except.some((e) => cidrContains(e, ip));
+    }
+    if (!info.authenticated) return false;
+    if (pe.podSelector !== undefined && !k8sSelectorMatches(pe.podSelector, info.labels)) return false;
+    if (pe.namespaceSelector !== undefined) {
+      const ns = this.inventory.namespaces.get(info.namespace);
+      const labels = ns?.labels ?? { 'kubernetes.io/metadata.name': info.namespace };
+      return info.namespace !== '' && k8sSelectorMatches(pe.namespaceSelector, labels);
+    }
+    return info.namespace === np.namespace;
+  }
+}
+
+function hash3(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x5bd1e995, 0x9e3779b1);
+  h ^= Math.imul(b + 0x7f4a7c15, 0x85ebca77);
+  h = (h << 13) | (h >>> 19);
+  h ^= Math.imul(c + 0x165667b1, 0xc2b2ae3d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h;
+}
+
+/** Decides one key (proto slot << 16 | port) of a row. `ruleIds` given: fill layer detail. */
+function decideAt(ctx: RowCtx, key: number, ruleIds: readonly string[] | undefined): Decision {
+  const slot = key >>> 16;
+  const audit: number[] = [];
+  const layers: LayerDecision[] = [];
+  let deny = -1;
+  let allow = -1;
+  const rid = (r: number): string => ruleIds?.[r] ?? '';
+  // Istio-shaped layers vote on TCP only (Istio authorizes TCP connections; syngate tokens ride TCP).
+  if (slot === Proto.TCP) {
+    for (const l of ctx.authz) {
+      // "If there are any DENY policies that match the request, deny the request." (checked first; sticky)
+      let d = -1;
+      for (const e of l.entries) {
+        if (e.action === 1 && contains(e.set, key)) {
+          d = e.rule;
+          break;
+        }
+      }
+      for (const e of l.entries) if (e.action === 2 && contains(e.set, key)) audit.push(e.rule);
+      if (d >= 0) {
+        if (deny < 0) deny = d;
+        layers.push({ layer: l.layer, verdict: 'deny', rule: rid(d), explicit: true });
+        continue;
+      }
+      if (!l.hasAllow) {
+        layers.push({ layer: l.layer, verdict: 'allow', rule: rid(RULE_DEFAULT_ALLOW), explicit: false });
+        continue;
+      }
+      let a = -1;
+      for (const e of l.entries) {
+        if (e.action === 0 && contains(e.set, key)) {
+          a = e.rule;
+          break;
+        }
+      }
+      if (a >= 0) {
+        if (allow < 0) allow = a;
+        layers.push({ layer: l.layer, verdict: 'allow', rule: rid(a), explicit: true });
+      } else {
+        if (deny < 0) deny = RULE_DEFAULT_DENY;
+        layers.push({ layer: l.layer, verdict: 'deny', rule: rid(RULE_DEFAULT_DENY), explicit: true });
+      }
+    }
+  }
+  if (ctx.k8sIsolated) {
+    let a = -1;
+    for (const e of ctx.k8s) {
+      if (contains(e.set, key)) {
+        a = e.rule;
+        break;
+      }
+    }
+    if (a >= 0) {
+      if (allow < 0) allow = a;
+      layers.push({ layer: 'k8s', verdict: 'allow', rule: rid(a), explicit: true });
+    } else {
+      if (deny < 0) deny = RULE_K8S_ISOLATION;
+      layers.push({ layer: 'k8s', verdict: 'deny', rule: rid(RULE_K8S_ISOLATION), explicit: true });
+    }
+  }
+  const auditBit = audit.length > 0 ? VERDICT_AUDIT_BIT : 0;
+  let word: number;
+  if (deny >= 0) word = (deny << VERDICT_RULE_SHIFT) | auditBit;
+  else if (allow >= 0) word = (allow << VERDICT_RULE_SHIFT) | VERDICT_ALLOW_BIT | auditBit;
+  else if (ctx.strict) word = (RULE_DEFAULT_DENY << VERDICT_RULE_SHIFT) | auditBit;
+  else word = (RULE_DEFAULT_ALLOW << VERDICT_RULE_SHIFT) | VERDICT_ALLOW_BIT | auditBit;
+  return { word, audit, layers };
+}
+
+// ----- matching helpers (compile side) ---------------------------------------------------------
+
+export function stringMatches(m: StringMatch, s: string): boolean {
+  switch (m.kind) {
+    case 'exact':
+      return s === m.value;
+    case 'prefix':
+      return s.startsWith(m.value);
+    case 'suffix':
+      return s.endsWith(m.value);
+    case 'any':
+      return s !== '';
+  }
+}
+
+export function labelExprMatches(e: LabelExpr, labels: Readonly<Record<string, string>>): boolean {
+  const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+  switch (e.op) {
+    case 'exists':
+      return has;
+    case 'absent':
+      return !has;
+    case 'eq':
+      return has && e.value !== undefined && stringMatches(e.value, labels[e.key] ?? '');
+    case 'ne':
+      return !(has && e.value !== undefined && stringMatches(e.value, labels[e.key] ?? ''));
+  }
+}
+
+export function k8sSelectorMatches(sel: K8sSelector, labels: Readonly<Record<string, string>>): boolean {
+  for (const k of Object.keys(sel.matchLabels)) {
+    if (!Object.prototype.hasOwnProperty.call(labels, k) || labels[k] !== sel.matchLabels[k]) return false;
+  }
+  for (const req of sel.matchExpressions) {
+    const has = Object.prototype.hasOwnProperty.call(labels, req.key);
+    const v = labels[req.key] ?? '';
+    switch (req.operator) {
+      case 'In':
+        if (!has || !req.values.includes(v)) return false;
+        break;
+      case 'NotIn':
+        if (has && req.values.includes(v)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+function anyCidr(list: readonly Cidr[], ip: number): boolean {
+  return list.some((c) => cidrContains(c, ip));
+}
+
+function peerMatches(spec: PeerSpec, info: IdentityInfo, ip: number): boolean {
+  const auth = info.authenticated;
+  const anyStr = (list: readonly StringMatch[], s: string): boolean => auth && list.some((m) => stringMatches(m, s));
+  if (spec.principals !== undefined && !anyStr(spec.principals, info.principal)) return false;
+  if (spec.notPrincipals !== undefined && anyStr(spec.notPrincipals, info.principal)) return false;
+  if (spec.namespaces !== undefined && !anyStr(spec.namespaces, info.namespace)) return false;
+  if (spec.notNamespaces !== undefined && anyStr(spec.notNamespaces, info.namespace)) return false;
+  const sa = (list: readonly { ns: string; sa: string }[]): boolean =>
+    auth && list.some((x) => x.ns === info.namespace && x.sa === info.serviceAccount);
+  if (spec.serviceAccounts !== undefined && !sa(spec.serviceAccounts)) return false;
+  if (spec.notServiceAccounts !== undefined && sa(spec.notServiceAccounts)) return false;
+  if (spec.ipBlocks !== undefined && !anyCidr(spec.ipBlocks, ip)) return false;
+  if (spec.notIpBlocks !== undefined && anyCidr(spec.notIpBlocks, ip)) return false;
+  if (spec.labels !== undefined && !(auth && spec.labels.every((e) => labelExprMatches(e, info.labels)))) return false;
+  if (spec.networks !== undefined && !(!auth && anyCidr(spec.networks, ip))) return false;
+  return true;
+}
+
+function tcpSet(list: readonly PortRange[]): IntervalSet {
+  const pairs: number[] = [];
+  for (const r of list) pairs.push(r.from, r.to);
+  return normalise(pairs);
+}
+
+function operationSet(op: OperationSpec | undefined): IntervalSet {
+  if (op === undefined) return TCP_ALL;
+  let s = op.ports === undefined ? TCP_ALL : tcpSet(op.ports);
+  if (op.notPorts !== undefined) s = subtract(s, tcpSet(op.notPorts));
+  return s;
+}
+
+/** The TCP port set on which an Istio-shaped rule matches this (workload, peer), or EMPTY. */
+function authzRuleSet(p: AuthzPolicy, rule: AuthzRule, w: Workload, info: IdentityInfo, ip: number): IntervalSet {
+  // ztunnel: an ALLOW rule that needs L7 attributes can never be satisfied at L4.
+  if (rule.l7 && p.action === 'ALLOW') return EMPTY;
+  if (rule.from !== undefined && !rule.from.some((f) => f.source === undefined || peerMatches(f.source, info, ip))) {
+    return EMPTY;
+  }
+  let ports = TCP_ALL;
+  for (const c of rule.when ?? []) {
+    if (c.l7) continue; // DENY/AUDIT: the L7 part is dropped, the L4 part decides.
+    switch (c.key) {
+      case 'source.ip':
+      case 'destination.ip': {
+        const v = c.key === 'source.ip' ? ip : w.ipU32;
+        if (c.values !== undefined && !anyCidr(c.values, v)) return EMPTY;
+        if (c.notValues !== undefined && anyCidr(c.notValues, v)) return EMPTY;
+        break;
+      }
+      case 'source.namespace':
+      case 'source.principal': {
+        const v = c.key === 'source.namespace' ? info.namespace : info.principal;
+        const m = (list: readonly StringMatch[]): boolean => info.authenticated && list.some((x) => stringMatches(x, v));
+        if (c.values !== undefined && !m(c.values)) return EMPTY;
+        if (c.notValues !== undefined && m(c.notValues)) return EMPTY;
+        break;
+      }
+      case 'destination.port':
+        if (c.values !== undefined) ports = intersect(ports, tcpSet(c.values));
+        if (c.notValues !== undefined) ports = subtract(ports, tcpSet(c.notValues));
+        break;
+    }
+  }
+  let to: IntervalSet;
+  if (rule.to === undefined) to = TCP_ALL;
+  else {
+    to = EMPTY;
+    for (const t of rule.to) {
+      if (t.destination !== undefined && !peerMatches(t.destination, info, ip)) continue;
+      to = union(to, operationSet(t.operation));
+    }
+  }
+  return intersect(to, ports);
+}
+
+function authzSelects(p: AuthzPolicy, w: Workload): boolean {
+  const s = p.selector;
+  if (s === undefined) return true;
+  if (s.matchLabels !== undefined) {
+    for (const k of Object.keys(s.matchLabels)) {
+      if (!Object.prototype.hasOwnProperty.call(w.labels, k) || w.labels[k] !== s.matchLabels[k]) return false;
+    }
+  }
+  if (s.labels !== undefined && !s.labels.every((e) => labelExprMatches(e, w.labels))) return false;
+  return true;
+}
+
+function collectCidrs(p: Policy, out: Cidr[]): void {
+  const peer = (s: PeerSpec | undefined): void => {
+    if (s === undefined) return;
+    for (const l of [s.ipBlocks, s.notIpBlocks, s.networks]) if (l !== undefined) out.push(...l);
+  };
+  if (p.kind === 'NetworkPolicy') {
+    for (const r of [...p.ingress, ...p.egress]) {
+      for (const pe of r.peers ?? []) if ('ipBlock' in pe) out.push(pe.ipBlock.cidr, ...pe.ipBlock.except);
+    }
+    return;
+  }
+  for (const r of p.rules) {
+    for (const f of r.from ?? []) peer(f.source);
+    for (const t of r.to ?? []) peer(t.destination);
+    for (const c of r.when ?? []) {
+      if (!c.l7 && c.key === 'source.ip') {
+        if (c.values !== undefined) out.push(...c.values);
+        if (c.notValues !== undefined) out.push(...c.notValues);
+      }
+    }
+  }
+}
+
+/** Deciding order inside a layer: by namespace, then name (rules in document order). */
+function byNsName(a: Policy, b: Policy): number {
+  return a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Compiles validated policies for an inventory. Never throws; the result is ready for lookup().
+ * Rows are built on first use (or by prepare()); everything else is computed here.
+ */
+export function compile(inventory: Inventory, policies: readonly Policy[], opts: CompileOptions = {}): PolicyTable {
+  const identities = opts.identities ?? opts.previous?.identities ?? new IdentityRegistry();
+  const revision = opts.revision ?? (opts.previous === undefined ? 1 : opts.previous.revision + 1);
+  const rootNamespace = opts.rootNamespace ?? inventory.rootNamespace ?? 'istio-system';
+  const sorted = [...policies].sort(byNsName);
+
+  const ruleIds: string[] = ['default-allow', 'default-deny', 'k8s-isolation'];
+  const refs: PolicyRef[] = [];
+  for (const p of sorted) {
+    const id = policyId(p);
+    const ref: PolicyRef = { policy: p, first: ruleIds.length, firstEgress: -1 };
+    if (p.kind === 'NetworkPolicy') {
+      p.ingress.forEach((_, i) => ruleIds.push(`${id}#ingress[${i}]`));
+      ref.firstEgress = ruleIds.length;
+      p.egress.forEach((_, i) => ruleIds.push(`${id}#egress[${i}]`));
+    } else {
+      p.rules.forEach((_, i) => ruleIds.push(`${id}#rules[${i}]`));
+    }
+    refs.push(ref);
+  }
+
+  // IP classes: every CIDR start and end+1 is a class boundary.
+  const cidrs: Cidr[] = [];
+  for (const p of sorted) collectCidrs(p, cidrs);
+  const cuts = new Set<number>([0]);
+  for (const c of cidrs) {
+    if (c.v6) continue;
+    cuts.add(c.start);
+    if (c.end < 0xffffffff) cuts.add(c.end + 1);
+  }
+  const ipBounds = Uint32Array.from([...cuts].sort((a, b) => a - b));
+
+  // Applicability: namespace-local policies plus the root namespace's Istio/native ones.
+  const byNs = new Map<string, PolicyRef[]>();
+  const rootRefs: PolicyRef[] = [];
+  for (const ref of refs) {
+    const p = ref.policy;
+    if (p.kind !== 'NetworkPolicy' && p.namespace === rootNamespace) {
+      rootRefs.push(ref);
+      continue;
+    }
+    const l = byNs.get(p.namespace);
+    if (l === undefined) byNs.set(p.namespace, [ref]);
+    else l.push(ref);
+  }
+  const n = inventory.workloads.length;
+  const modes = new Uint8Array(n);
+  const strict = new Uint8Array(n);
+  const workloadIdentity = new Int32Array(n);
+  const applicable: { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] }[] = new Array(n * 2);
+  for (const w of inventory.workloads) {
+    modes[w.index] = w.mode === 'audit' ? Mode.AUDIT : w.mode === 'off' ? Mode.OFF : Mode.ENFORCE;
+    strict[w.index] = w.defaultDeny || opts.defaultDeny === true ? 1 : 0;
+    workloadIdentity[w.index] = identities.intern(w.spiffeId, w.labels);
+    const ing = { istio: [] as PolicyRef[], syngate: [] as PolicyRef[], k8s: [] as PolicyRef[] };
+    const eg = { istio: [] as PolicyRef[], syngate: [] as PolicyRef[], k8s: [] as PolicyRef[] };
+    const local = byNs.get(w.namespace) ?? [];
+    const cands = w.namespace === rootNamespace ? [...rootRefs, ...local] : [...local, ...rootRefs];
+    cands.sort((a, b) => byNsName(a.policy, b.policy));
+    for (const ref of cands) {
+      const p = ref.policy;
+      if (p.kind === 'NetworkPolicy') {
+        if (!k8sSelectorMatches(p.podSelector, w.labels)) continue;
+        if (p.ingressIsolated) ing.k8s.push(ref);
+        if (p.egressIsolated) eg.k8s.push(ref);
+      } else {
+        if (!authzSelects(p, w)) continue;
+        const tgt = p.direction === 'ingress' ? ing : eg;
+        if (p.layer === 'istio') tgt.istio.push(ref);
+        else tgt.syngate.push(ref);
+      }
+    }
+    applicable[w.index * 2 + Dir.INGRESS] = ing;
+    applicable[w.index * 2 + Dir.EGRESS] = eg;
+  }
+  return new PolicyTable({
+    revision: Math.max(1, revision), inventory, identities, rootNamespace, policies: sorted, ruleIds, ipBounds, modes,
+    strict, workloadIdentity, applicable, maxRows: opts.maxRows ?? 4_000_000,
+  });
+}
