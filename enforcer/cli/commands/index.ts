@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerRun } from './run.js';
+import { registerLab } from './lab.js';
 
 export type SetStatus = (status: number) => void;
 export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
@@ -10,4 +11,5 @@ export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
 export const COMMANDS: RegisterCommand[] = [
   registerBench,
   registerRun,
+  registerLab,
 ];

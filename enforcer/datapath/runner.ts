@@ -1,0 +1,83 @@
+// A minimal enforcer process for the lab and the datapath tests: one adapter + one frame handler,
+// until (and alongside) the daemon's `syngate run`. Usage:
+//   node runner.js --datapath nfqueue --workload-if lan0 [--queue-base N] [--fail-open] [--keep-rules]
+//   node runner.js --datapath pcap --inside ein --outside eout [--skip-offload-check]
+//   common: [--handler pass] [--status FILE]
+// Invariants: prints exactly one line `ready` on stdout once the adapter is ready (or exits 2 with the
+// error on stderr); on SIGTERM/SIGINT stops the adapter (removing rules unless --keep-rules) and
+// exits 0; `--status FILE` is rewritten (atomically, by rename) every 200 ms and at exit with the
+// adapter's state and counters as JSON.
+import { renameSync, writeFileSync } from 'node:fs';
+import { isSyngateError } from '../errors.js';
+import { createDatapath, passThroughHandler } from './index.js';
+import type { DatapathAdapter, DatapathOptions } from './types.js';
+
+function arg(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export async function runnerMain(argv: readonly string[]): Promise<number> {
+  const kind = arg(argv, '--datapath');
+  const log = (l: string): void => {
+    process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+  };
+  let opts: DatapathOptions;
+  if (kind === 'nfqueue') {
+    const wif = arg(argv, '--workload-if');
+    const qb = arg(argv, '--queue-base');
+    opts = {
+      kind,
+      workloadInterfaces: (wif ?? '').split(',').filter((s) => s !== ''),
+      failOpen: argv.includes('--fail-open'),
+      log,
+      ...(qb === undefined ? {} : { queueBase: Number(qb) }),
+    };
+  } else if (kind === 'pcap') {
+    opts = { kind, inside: arg(argv, '--inside') ?? '', outside: arg(argv, '--outside') ?? '', skipOffloadCheck: argv.includes('--skip-offload-check'), log };
+  } else {
+    process.stderr.write('runner: --datapath nfqueue|pcap is required\n');
+    return 2;
+  }
+  const handlerName = arg(argv, '--handler') ?? 'pass';
+  if (handlerName !== 'pass') {
+    process.stderr.write(`runner: unknown --handler '${handlerName}' (only 'pass'; the engine runs under \`syngate run\`)\n`);
+    return 2;
+  }
+  let adapter: DatapathAdapter;
+  try {
+    adapter = createDatapath(opts);
+    await adapter.start(passThroughHandler);
+  } catch (e) {
+    process.stderr.write(`runner: ${e instanceof Error ? e.message : String(e)}${isSyngateError(e) ? ` [${e.code}]` : ''}\n`);
+    return 2;
+  }
+  const statusFile = arg(argv, '--status');
+  const writeStatus = (): void => {
+    if (statusFile === undefined) return;
+    const tmp = `${statusFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, state: adapter.state, counters: adapter.counters() }) + '\n');
+    renameSync(tmp, statusFile);
+  };
+  writeStatus();
+  const timer = setInterval(writeStatus, 200);
+  process.stdout.write('ready\n');
+  const keepRules = argv.includes('--keep-rules');
+  return await new Promise<number>((resolve) => {
+    const stop = (): void => {
+      clearInterval(timer);
+      void adapter.stop({ removeRules: !keepRules }).then(() => {
+        writeStatus();
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+const isMain = process.argv[1] !== undefined && /runner\.(js|ts)$/.test(process.argv[1]);
+if (isMain) {
+  // The nfqueue binding keeps its poll handle forever: exit explicitly.
+  void runnerMain(process.argv.slice(2)).then((code) => process.exit(code));
+}
