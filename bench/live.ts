@@ -53,17 +53,48 @@ export function nodeArgv(file: string): string[] {
 
 export const THIS_FILE = fileURLToPath(import.meta.url);
 
+/** Addresses, identical in every path (paths are separate namespaces, so they never meet). */
+export const ADDR = {
+  client: '198.18.1.2',
+  clientGw: '198.18.1.1',
+  server: '198.18.2.2',
+  serverGw: '198.18.2.1',
+  uplinkC: '198.18.0.1',
+  uplinkS: '198.18.0.2',
+} as const;
+
+/**
+ * One path: client pod -> [bump] -> client node router -> server node router -> [bump] -> server pod.
+ * The routers are where an nfqueue enforcer runs (workload interface `lan0`); the optional bump
+ * namespaces are where a pcap bridge runs (inside `ein` toward the pod, outside `eout` toward the router).
+ */
+export interface LabPath {
+  key: string;
+  podC: string;
+  podS: string;
+  rtrC: string;
+  rtrS: string;
+  bumpC: string | null;
+  bumpS: string | null;
+  offloads: boolean;
+}
+
+export interface PathSpec {
+  key: string;
+  /** Insert bump namespaces (for pcap bridges) between each pod and its router. */
+  bumps: boolean;
+  /** Keep offloads on (kernel paths); pcap paths need them off on every veth end. */
+  offloads: boolean;
+}
+
 export interface Lab {
   id: string;
-  ns: { client: string; middle: string; server: string };
-  /** Path A: client <-> Linux bridge in middle <-> server (kernel path; nfqueue variants add rules in client/server ns). */
-  a: { client: string; server: string; cIf: string; sIf: string };
-  /** Path B: client <-> (a pcap bridge process in middle) <-> server, offloads off on all four ends. */
-  b: { client: string; server: string; cIf: string; sIf: string; mIn: string; mOut: string };
+  paths: Map<string, LabPath>;
   procs: Set<ChildProcess>;
   tmp: string;
   /** Starts a long-running helper inside a namespace; it is killed by PID in cleanup(). */
   spawnIn(ns: string, argv: readonly string[], name: string): ChildProcess;
+  path(key: string): LabPath;
   cleanup(): void;
 }
 
@@ -73,18 +104,74 @@ export function offloadsOff(ns: string, ifname: string): void {
   nsExec(ns, ['ethtool', '-K', ifname, ...OFFLOADS], { allowFail: true });
 }
 
-/** Creates client/middle/server namespaces with paths A (kernel bridge) and B (for a pcap bridge). */
-export function createLab(prefix = 'sg'): Lab {
+function buildPath(id: string, spec: PathSpec, created: string[]): LabPath {
+  const n = (r: string): string => `${id}-${spec.key}-${r}`;
+  const path: LabPath = {
+    key: spec.key,
+    podC: n('pc'),
+    podS: n('ps'),
+    rtrC: n('rc'),
+    rtrS: n('rs'),
+    bumpC: spec.bumps ? n('bc') : null,
+    bumpS: spec.bumps ? n('bs') : null,
+    offloads: spec.offloads,
+  };
+  const all = [path.podC, path.rtrC, path.rtrS, path.podS, ...(path.bumpC ? [path.bumpC] : []), ...(path.bumpS ? [path.bumpS] : [])];
+  for (const ns of all) {
+    sh('ip', ['netns', 'add', ns]);
+    created.push(ns);
+    nsExec(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1'], { allowFail: true });
+    nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1'], { allowFail: true });
+  }
+  const links: Array<[string, string, string, string]> = [];
+  const side = (pod: string, bump: string | null, rtr: string): void => {
+    if (bump) {
+      links.push([pod, 'eth0', bump, 'ein'], [bump, 'eout', rtr, 'lan0']);
+    } else links.push([pod, 'eth0', rtr, 'lan0']);
+  };
+  side(path.podC, path.bumpC, path.rtrC);
+  side(path.podS, path.bumpS, path.rtrS);
+  links.push([path.rtrC, 'up0', path.rtrS, 'up0']);
+  for (const [ns1, if1, ns2, if2] of links) {
+    nsExec(ns1, ['ip', 'link', 'add', if1, 'type', 'veth', 'peer', 'name', if2, 'netns', ns2]);
+    nsExec(ns1, ['ip', 'link', 'set', if1, 'up']);
+    nsExec(ns2, ['ip', 'link', 'set', if2, 'up']);
+    if (!spec.offloads) {
+      offloadsOff(ns1, if1);
+      offloadsOff(ns2, if2);
+    }
+  }
+  nsExec(path.podC, ['ip', 'addr', 'add', `${ADDR.client}/24`, 'dev', 'eth0']);
+  nsExec(path.podC, ['ip', 'route', 'add', 'default', 'via', ADDR.clientGw]);
+  nsExec(path.podS, ['ip', 'addr', 'add', `${ADDR.server}/24`, 'dev', 'eth0']);
+  nsExec(path.podS, ['ip', 'route', 'add', 'default', 'via', ADDR.serverGw]);
+  nsExec(path.rtrC, ['ip', 'addr', 'add', `${ADDR.clientGw}/24`, 'dev', 'lan0']);
+  nsExec(path.rtrC, ['ip', 'addr', 'add', `${ADDR.uplinkC}/30`, 'dev', 'up0']);
+  nsExec(path.rtrC, ['ip', 'route', 'add', '198.18.2.0/24', 'via', ADDR.uplinkS]);
+  nsExec(path.rtrS, ['ip', 'addr', 'add', `${ADDR.serverGw}/24`, 'dev', 'lan0']);
+  nsExec(path.rtrS, ['ip', 'addr', 'add', `${ADDR.uplinkS}/30`, 'dev', 'up0']);
+  nsExec(path.rtrS, ['ip', 'route', 'add', '198.18.1.0/24', 'via', ADDR.uplinkC]);
+  for (const r of [path.rtrC, path.rtrS]) nsExec(r, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  // Many short connections in a row: let the client reuse TIME_WAIT ports (this namespace only).
+  nsExec(path.podC, ['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { allowFail: true });
+  nsExec(path.podC, ['sysctl', '-qw', 'net.ipv4.ip_local_port_range=10000 65000'], { allowFail: true });
+  nsExec(path.podS, ['sysctl', '-qw', 'net.core.somaxconn=4096'], { allowFail: true });
+  return path;
+}
+
+/** Creates one identical routed path per spec (see LabPath). Throws after cleaning up on any failure. */
+export function createLab(specs: readonly PathSpec[], prefix = 'sg'): Lab {
   const id = `${prefix}${randomBytes(3).toString('hex')}`;
-  const ns = { client: `${id}-c`, middle: `${id}-m`, server: `${id}-s` };
   const procs = new Set<ChildProcess>();
   const tmp = mkdtempSync(join(tmpdir(), `${id}-`));
+  const created: string[] = [];
   let cleaned = false;
   const cleanup = (): void => {
     if (cleaned) return;
     cleaned = true;
     for (const p of procs) killProc(p);
-    for (const n of Object.values(ns)) {
+    for (const n of created) {
       // Anything still running in our own namespaces was started by this lab (helpers' children).
       const pids = sh('ip', ['netns', 'pids', n], { allowFail: true }).split(/\s+/).filter((x) => /^\d+$/.test(x));
       for (const pid of pids) {
@@ -100,11 +187,10 @@ export function createLab(prefix = 'sg'): Lab {
     process.removeListener('exit', cleanup);
   };
   process.on('exit', cleanup);
+  const paths = new Map<string, LabPath>();
   const lab: Lab = {
     id,
-    ns,
-    a: { client: '198.18.0.1', server: '198.18.0.2', cIf: 'ca0', sIf: 'sa0' },
-    b: { client: '198.18.1.1', server: '198.18.1.2', cIf: 'cb0', sIf: 'sb0', mIn: 'mb1', mOut: 'mb2' },
+    paths,
     procs,
     tmp,
     spawnIn(n, argv, name) {
@@ -119,41 +205,15 @@ export function createLab(prefix = 'sg'): Lab {
       (p as ChildProcess & { helperName?: string }).helperName = name;
       return p;
     },
+    path(key) {
+      const p = paths.get(key);
+      if (!p) throw new Error(`lab has no path "${key}"`);
+      return p;
+    },
     cleanup,
   };
   try {
-    for (const n of Object.values(ns)) {
-      sh('ip', ['netns', 'add', n]);
-      nsExec(n, ['ip', 'link', 'set', 'lo', 'up']);
-      nsExec(n, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1'], { allowFail: true });
-      nsExec(n, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1'], { allowFail: true });
-    }
-    // Path A: Linux bridge in the middle.
-    nsExec(ns.client, ['ip', 'link', 'add', 'ca0', 'type', 'veth', 'peer', 'name', 'ma1', 'netns', ns.middle]);
-    nsExec(ns.server, ['ip', 'link', 'add', 'sa0', 'type', 'veth', 'peer', 'name', 'ma2', 'netns', ns.middle]);
-    nsExec(ns.middle, ['ip', 'link', 'add', 'bra', 'type', 'bridge']);
-    for (const i of ['ma1', 'ma2']) {
-      nsExec(ns.middle, ['ip', 'link', 'set', i, 'master', 'bra']);
-      nsExec(ns.middle, ['ip', 'link', 'set', i, 'up']);
-    }
-    nsExec(ns.middle, ['ip', 'link', 'set', 'bra', 'up']);
-    nsExec(ns.client, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', 'ca0']);
-    nsExec(ns.server, ['ip', 'addr', 'add', '198.18.0.2/24', 'dev', 'sa0']);
-    nsExec(ns.client, ['ip', 'link', 'set', 'ca0', 'up']);
-    nsExec(ns.server, ['ip', 'link', 'set', 'sa0', 'up']);
-    // Path B: bare veths meeting in the middle ns; a pcap bridge process moves frames between mb1 and mb2.
-    nsExec(ns.client, ['ip', 'link', 'add', 'cb0', 'type', 'veth', 'peer', 'name', 'mb1', 'netns', ns.middle]);
-    nsExec(ns.server, ['ip', 'link', 'add', 'sb0', 'type', 'veth', 'peer', 'name', 'mb2', 'netns', ns.middle]);
-    nsExec(ns.client, ['ip', 'addr', 'add', '198.18.1.1/24', 'dev', 'cb0']);
-    nsExec(ns.server, ['ip', 'addr', 'add', '198.18.1.2/24', 'dev', 'sb0']);
-    for (const [n, i] of [[ns.client, 'cb0'], [ns.server, 'sb0'], [ns.middle, 'mb1'], [ns.middle, 'mb2']] as const) {
-      nsExec(n, ['ip', 'link', 'set', i, 'up']);
-      offloadsOff(n, i);
-    }
-    // Many short connections in a row: let the client reuse TIME_WAIT ports (this namespace only).
-    nsExec(ns.client, ['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { allowFail: true });
-    nsExec(ns.client, ['sysctl', '-qw', 'net.ipv4.ip_local_port_range=10000 65000'], { allowFail: true });
-    nsExec(ns.server, ['sysctl', '-qw', 'net.core.somaxconn=4096'], { allowFail: true });
+    for (const spec of specs) paths.set(spec.key, buildPath(id, spec, created));
   } catch (e) {
     cleanup();
     throw e;
@@ -456,6 +516,8 @@ export class ClientDriver {
 export interface SetupVariant {
   key: string;
   label: string;
+  /** Lab path whose client agent runs this variant. */
+  path: string;
   host: string;
   port: number;
   tls: boolean;
@@ -476,7 +538,7 @@ export interface SetupSamples {
 
 /** Runs `rounds` rounds; each round runs a batch of `n` sequential connections per variant, order rotated per round. */
 export async function alternateSetup(
-  client: ClientDriver,
+  clients: ReadonlyMap<string, ClientDriver>,
   variants: readonly SetupVariant[],
   rounds: number,
   n: number,
@@ -491,6 +553,8 @@ export async function alternateSetup(
       const v = variants[idx];
       const acc = out[idx];
       if (!v || !acc) continue;
+      const client = clients.get(v.path);
+      if (!client) throw new Error(`no client agent for path ${v.path}`);
       const res = await client.run({ host: v.host, port: v.port, tls: v.tls, n, timeoutMs: 3000 });
       acc.readyUs.push(...res.readyUs);
       acc.connectUs.push(...res.connectUs);
@@ -514,8 +578,8 @@ function fmtUs(v: number | undefined): string {
 }
 
 /** iperf3 client run from the client ns; returns Gbit/s received. */
-export function iperf(lab: Lab, host: string, port: number, seconds: number): number {
-  const out = nsExec(lab.ns.client, ['iperf3', '-c', host, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000']);
+export function iperf(lab: Lab, path: string, host: string, port: number, seconds: number): number {
+  const out = nsExec(lab.path(path).podC, ['iperf3', '-c', host, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000']);
   const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
   if (j.error) throw new Error(`iperf3 to ${host}: ${j.error}`);
   const bps = j.end?.sum_received?.bits_per_second ?? NaN;
@@ -525,6 +589,7 @@ export function iperf(lab: Lab, host: string, port: number, seconds: number): nu
 export interface ThroughputVariant {
   key: string;
   label: string;
+  path: string;
   host: string;
   /** Called before this variant's measurement (e.g. start its bridge); returns a stop function. */
   before?: () => Promise<() => void>;
@@ -545,7 +610,7 @@ export async function alternateThroughput(
       if (!v) continue;
       const stop = v.before ? await v.before() : undefined;
       try {
-        const g = iperf(lab, v.host, port, seconds);
+        const g = iperf(lab, v.path, v.host, port, seconds);
         res.get(v.key)?.push(g);
       } catch (e) {
         log(`  ${v.key}: ${e instanceof Error ? e.message : String(e)}`);
@@ -618,8 +683,9 @@ export function throughputMetrics(res: Map<string, number[]>, labels: Map<string
     const v = res.get(k);
     return v && v.length > 0 ? summarize(v).median : undefined;
   };
-  const direct = med('direct');
-  const bare = med('pcap-bare');
+  const baselineOf = (k: string): string | undefined =>
+    k === 'direct' ? undefined : k === 'syngate-pcap' ? 'pcap-bare' : k === 'pcap-bare' ? 'direct-nooffload' : 'direct';
+  const label = (k: string): string => (k === 'pcap-bare' ? 'bare pcap bridge' : k === 'direct-nooffload' ? 'direct, offloads off' : 'direct');
   for (const [k, v] of res) {
     if (v.length === 0) {
       failures.push(`live: throughput ${k}: no successful iperf3 run`);
@@ -627,8 +693,9 @@ export function throughputMetrics(res: Map<string, number[]>, labels: Map<string
     }
     const m = summarize(v).median;
     const extra: Partial<MetricSummary> = { note: labels.get(k) ?? k };
-    if (k === 'syngate-pcap' && bare !== undefined) Object.assign(extra, { baseline: bare, ratio: m / bare, ratioOf: 'bare pcap bridge' });
-    else if (k !== 'direct' && direct !== undefined) Object.assign(extra, { baseline: direct, ratio: m / direct, ratioOf: 'direct' });
+    const bk = baselineOf(k);
+    const b = bk === undefined ? undefined : med(bk);
+    if (bk !== undefined && b !== undefined) Object.assign(extra, { baseline: b, ratio: m / b, ratioOf: label(bk) });
     out.push(metric(`live.throughput.${k}`, 'Gbit/s', m, v, `iperf3 runs=${v.length}`, extra));
   }
   return out;
@@ -649,21 +716,46 @@ export function cdfPlot(samples: readonly SetupSamples[]): PlotSpec {
 
 // ---------------------------------------------------------------- syngate variants (datapath adapters)
 
-/** Extra variants a datapath can contribute; loaded lazily so the suite runs before they land. */
+/** What the syngate variants add to a run: their paths, and hooks to start/stop enforcers. */
 export interface SyngateLive {
+  paths: PathSpec[];
+  /** Starts the enforcers on the lab's paths; returns notes for the report. */
+  start(lab: Lab, log: (m: string) => void): Promise<string[]>;
   setupVariants: SetupVariant[];
   throughputVariants: ThroughputVariant[];
-  notes: string[];
   stop(): void;
 }
 
-async function loadSyngateVariants(_lab: Lab, _opts: RunOptions, _ports: { nfq: number; iperfNfq: number }): Promise<SyngateLive | string> {
+/** Returns the syngate variants, or a reason they cannot run yet (engine/daemon/CA not there). */
+async function syngateVariants(_opts: RunOptions): Promise<SyngateLive | string> {
   return 'syngate datapath variants (nfqueue, pcap bridge) not wired yet';
 }
 
 // ---------------------------------------------------------------- the suite
 
-export const PORTS = { tcp: 5001, nfq: 5002, mtls: 5003, iperf: 5201 } as const;
+export const PORTS = { tcp: 5001, mtls: 5003, iperf: 5201 } as const;
+
+/** Starts the echo server + iperf3 server in the path's server pod and the client agent in its client pod. */
+export async function startAgents(lab: Lab, key: string, certDir: string): Promise<ClientDriver> {
+  const p = lab.path(key);
+  const server = lab.spawnIn(p.podS, [...nodeArgv(THIS_FILE), 'agent', 'server', String(PORTS.tcp), String(PORTS.mtls), certDir], `server agent (${key})`);
+  const iperfSrv = lab.spawnIn(p.podS, ['iperf3', '-s', '-p', String(PORTS.iperf), '--forceflush'], `iperf3 server (${key})`);
+  const clientProc = lab.spawnIn(p.podC, [...nodeArgv(THIS_FILE), 'agent', 'client', certDir], `client agent (${key})`);
+  await waitLine(server, /^ready$/, 15_000, `server agent (${key})`);
+  await waitLine(iperfSrv, /listening/i, 10_000, `iperf3 server (${key})`);
+  await waitLine(clientProc, /^ready$/, 15_000, `client agent (${key})`);
+  return new ClientDriver(clientProc);
+}
+
+/** Starts bare pcap bridges (no engine) in both bump namespaces of a path. */
+export async function startBareBridges(lab: Lab, key: string): Promise<void> {
+  const p = lab.path(key);
+  for (const ns of [p.bumpC, p.bumpS]) {
+    if (!ns) throw new Error(`path ${key} has no bump namespaces`);
+    const b = lab.spawnIn(ns, [...nodeArgv(THIS_FILE), 'agent', 'bridge', 'ein', 'eout'], `bare pcap bridge (${ns})`);
+    await waitLine(b, /^ready$/, 15_000, `bare pcap bridge (${ns})`);
+  }
+}
 
 export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
   const out: SuiteOutput = { metrics: [], plots: [], notes: [], failures: [] };
@@ -673,49 +765,56 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
     return out;
   }
   const rounds = opts.quick ? 3 : 10;
-  const perBatch = opts.quick ? 40 : 200;
+  const perBatch = opts.quick ? 30 : 200;
   const tputRounds = opts.quick ? 1 : 3;
   const tputSecs = opts.quick ? 1 : 4;
-  const lab = createLab();
-  opts.log(`  lab ${lab.id}: ${lab.ns.client} -> ${lab.ns.middle} -> ${lab.ns.server}`);
-  let syn: SyngateLive | string = 'not started';
+  const syn = await syngateVariants(opts);
+  if (typeof syn === 'string') {
+    opts.log(`  ${syn}`);
+    out.notes.push(syn);
+  }
+  const specs: PathSpec[] = [
+    { key: 'plain', bumps: false, offloads: true },
+    { key: 'plainoff', bumps: false, offloads: false },
+    { key: 'bare', bumps: true, offloads: false },
+    ...(typeof syn === 'string' ? [] : syn.paths),
+  ];
+  const lab = createLab(specs);
+  opts.log(`  lab ${lab.id}: ${specs.length} identical routed paths (pod -> [bump] -> router -> router -> [bump] -> pod): ${specs.map((s) => s.key).join(', ')}`);
+  out.notes.push(
+    'topology: per variant an identical path client pod -> client node router -> server node router -> server pod ' +
+      '(198.18.1.2 -> 198.18.2.2); pcap variants add a bump namespace with a userspace bridge between each pod and its router ' +
+      '(offloads off on every veth end of those paths); nfqueue enforcers run in the routers',
+  );
+  let synStarted = false;
   try {
-    const certs = makeTlsCerts(lab.tmp, [lab.a.server, lab.b.server]);
+    const certs = makeTlsCerts(lab.tmp, [ADDR.server]);
     out.notes.push(`mTLS certificates: ${certs.origin}; TLS 1.3 only, requestCert + rejectUnauthorized, client SecureContext reused`);
-    const server = lab.spawnIn(lab.ns.server, [...nodeArgv(THIS_FILE), 'agent', 'server', `${PORTS.tcp},${PORTS.nfq}`, String(PORTS.mtls), lab.tmp], 'server');
-    await waitLine(server, /^ready$/, 15_000, 'server agent');
-    const iperfSrv = lab.spawnIn(lab.ns.server, ['iperf3', '-s', '-p', String(PORTS.iperf), '--forceflush'], 'iperf3 server');
-    await waitLine(iperfSrv, /listening/i, 10_000, 'iperf3 server');
-    const clientProc = lab.spawnIn(lab.ns.client, [...nodeArgv(THIS_FILE), 'agent', 'client', lab.tmp], 'client');
-    await waitLine(clientProc, /^ready$/, 15_000, 'client agent');
-    const client = new ClientDriver(clientProc);
-
-    syn = await loadSyngateVariants(lab, opts, { nfq: PORTS.nfq, iperfNfq: PORTS.iperf });
-    if (typeof syn === 'string') {
-      opts.log(`  ${syn}`);
-      out.notes.push(syn);
-    } else out.notes.push(...syn.notes);
+    await startBareBridges(lab, 'bare');
+    const clients = new Map<string, ClientDriver>();
+    for (const spec of specs) clients.set(spec.key, await startAgents(lab, spec.key, lab.tmp));
+    if (typeof syn !== 'string') {
+      synStarted = true;
+      out.notes.push(...(await syn.start(lab, (m) => opts.log(`  ${m}`))));
+    }
 
     const setupVariants: SetupVariant[] = [
-      { key: 'tcp', label: 'plain TCP', host: lab.a.server, port: PORTS.tcp, tls: false },
-      { key: 'mtls', label: 'mutual TLS 1.3', host: lab.a.server, port: PORTS.mtls, tls: true },
+      { key: 'tcp', label: 'plain TCP', path: 'plain', host: ADDR.server, port: PORTS.tcp, tls: false },
+      { key: 'mtls', label: 'mutual TLS 1.3', path: 'plain', host: ADDR.server, port: PORTS.mtls, tls: true },
+      { key: 'tcp-pcap-bare', label: 'plain TCP via bare pcap bridges', path: 'bare', host: ADDR.server, port: PORTS.tcp, tls: false },
       ...(typeof syn === 'string' ? [] : syn.setupVariants),
     ];
-    // Warm-up: one short batch per variant (JIT, ARP, TLS context), not recorded.
-    for (const v of setupVariants) await client.run({ host: v.host, port: v.port, tls: v.tls, n: 10, timeoutMs: 3000 });
+    // Warm-up: one short batch per variant (JIT, ARP, TLS context, caches), not recorded.
+    for (const v of setupVariants) await clients.get(v.path)?.run({ host: v.host, port: v.port, tls: v.tls, n: 10, timeoutMs: 3000 });
     opts.log(`  setup: ${rounds} rounds x ${perBatch} connections x ${setupVariants.length} variants, alternating`);
-    const samples = await alternateSetup(client, setupVariants, rounds, perBatch, (m) => opts.log(`  ${m}`));
+    const samples = await alternateSetup(clients, setupVariants, rounds, perBatch, (m) => opts.log(`  ${m}`));
     out.metrics.push(...setupMetrics(samples, out.failures));
     out.plots.push({ file: 'live-setup-cdf.svg', spec: cdfPlot(samples) });
 
-    const bridge = async (): Promise<() => void> => {
-      const p = lab.spawnIn(lab.ns.middle, [...nodeArgv(THIS_FILE), 'agent', 'bridge', lab.b.mIn, lab.b.mOut], 'bare pcap bridge');
-      await waitLine(p, /^ready$/, 15_000, 'bare pcap bridge');
-      return () => killProc(p);
-    };
     const tputVariants: ThroughputVariant[] = [
-      { key: 'direct', label: 'direct (Linux bridge, offloads on)', host: lab.a.server },
-      { key: 'pcap-bare', label: 'bare pcap bridge, no engine (offloads off)', host: lab.b.server, before: bridge },
+      { key: 'direct', label: 'direct: kernel routing, offloads on', path: 'plain', host: ADDR.server },
+      { key: 'direct-nooffload', label: 'direct: kernel routing, offloads off', path: 'plainoff', host: ADDR.server },
+      { key: 'pcap-bare', label: 'bare pcap bridges (no engine), offloads off', path: 'bare', host: ADDR.server },
       ...(typeof syn === 'string' ? [] : syn.throughputVariants),
     ];
     opts.log(`  throughput: ${tputRounds} rounds x ${tputSecs} s x ${tputVariants.length} variants (iperf3), alternating`);
@@ -728,7 +827,7 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
   } catch (e) {
     out.failures.push(`live: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
-    if (typeof syn !== 'string') syn.stop();
+    if (synStarted && typeof syn !== 'string') syn.stop();
     lab.cleanup();
   }
   return out;
