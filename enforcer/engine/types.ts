@@ -42,3 +42,24 @@ export interface OutboxEntry {
   /** OUTBOUND: send toward the network; INBOUND: deliver toward the local workload. */
   direction: Direction;
 }
+
+/**
+ * What process() returns: one engine-owned object, overwritten by every call (never allocated
+ * per packet). Structurally a `SimResult` (enforcer/sim) and the fields of a datapath
+ * `FrameDecision`.
+ */
+export interface ProcessResult {
+  verdict: Verdict;
+  /** Frame length after the in-place rewrite. */
+  length: number;
+  /**
+   * Extra packets, exactly `outboxCount` long. Datapaths send them BEFORE the frame itself when
+   * the verdict is FORWARD (a token-only ACK must precede the data segment it was split from).
+   */
+  outbox: readonly OutboxEntry[];
+  outboxCount: number;
+  /** True iff the flow is authorized after this frame (nfqueue turns this into a connmark). */
+  authorized: boolean;
+  /** Reason code of the decision this frame caused (Reason.OK when forwarded normally). */
+  reason: number;
+}

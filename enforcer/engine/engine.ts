@@ -1,0 +1,1467 @@
+// The per-packet decision engine: a pure function of (state, frame, direction, clock).
+// See docs/engine.md for the state machine and the per-packet table.
+// Invariants:
+//  - process() never throws (an internal error drops the frame with Reason.INTERNAL) and does no I/O;
+//  - established packets take the fast path: one inline header parse, one conntrack probe (two for
+//    an inbound packet of a redirected flow), counters, an optional port rewrite; no allocation;
+//  - nothing reaches a local workload (INBOUND FORWARD) unless its flow is AUTHORIZED, is the
+//    SYN/SYN-ACK of a handshake whose token verified and whose policy allowed it, is an RST, or the
+//    workload's mode is audit/off; the server application never sees the final ACK before the
+//    client's ACK token verified;
+//  - token bytes never reach an application: every INBOUND frame that is forwarded either carries no
+//    syngate marker or had its token stripped (a marker on an established flow means drop);
+//  - sequence numbers are never rewritten; a token rides only on payload-free SYN, SYN-ACK, ACK
+//    segments (a data-carrying first ACK is preceded by a token-only ACK in the outbox);
+//  - an established entry is never replaced by an unverified packet: a new SYN on its tuple must
+//    verify before the old entry is dropped;
+//  - rejects drop the frame and send the peer a syngate reject RST carrying the reason;
+//  - outbox entries are engine-owned and valid until the next process()/setPolicy() call.
+import { ConntrackTable, CtFlag, CtState, isHalfOpen, PEER_NONE, RULE_NONE, Sweeper, type ConntrackOptions } from '../conntrack/index.js';
+import { Reason } from '../reasons.js';
+import { SyngateError } from '../errors.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../packet/constants.js';
+import { csumUpdate16 } from '../packet/checksum.js';
+import { findMarker, Marker } from '../packet/marker.js';
+import { readRejectReason, writeBareAck, writeRejectRst, writeRstForward, writeRstReply } from '../packet/rst.js';
+import { PacketKind, ParseStatus } from '../packet/status.js';
+import { insertToken, stripToken } from '../packet/token.js';
+import { PacketView, parseFrame } from '../packet/view.js';
+import { writeTcpFrame } from '../packet/build.js';
+import { EventKind, EventRing, EventVerdict } from './events.js';
+import { decisionDenies, decisionRule, Mode, type EngineIdentity, type EnginePolicy, type HandshakeOut, type TupleRef } from './ports.js';
+import { Direction, LinkType, Verdict, type OutboxEntry, type ProcessResult } from './types.js';
+
+export const DEFAULT_ENVOY_PORT = 15006;
+export const DEFAULT_REDIRECT_EXCLUDE: ReadonlyArray<readonly [number, number]> = [[15000, 15090]];
+const OUTBOX_SLOTS = 4;
+const OUTBOX_BUF = 4096;
+/** An RST moves an AUTHORIZED flow to CLOSED only when its seq is within this distance of the tracked next seq. */
+const RST_WINDOW = 1 << 24;
+
+/** Named engine counters (indexes into Engine.counters). */
+export const Counter = {
+  PACKETS: 0,
+  FAST_PATH: 1,
+  HANDSHAKES_STARTED: 2,
+  HANDSHAKES_VERIFIED: 3,
+  FLOWS_AUTHORIZED: 4,
+  TOKENS_INSERTED: 5,
+  TOKENS_STRIPPED: 6,
+  TOKEN_ACKS_SPLIT: 7,
+  RETRANSMITS: 8,
+  PORT_REUSE: 9,
+  REVOKED: 10,
+  RSTS_SENT: 11,
+  NON_TCP_PASSED: 12,
+  NON_TCP_DROPPED: 13,
+  UNKNOWN_FLOW_DROPPED: 14,
+  WRONG_DIRECTION: 15,
+  MARKER_DROPPED: 16,
+  AUDIT_FORWARDED: 17,
+  REDIRECTED: 18,
+  PEER_REJECTS: 19,
+  FLOWS_CLOSED: 20,
+  INTERNAL_ERRORS: 21,
+} as const;
+export const COUNTER_NAMES: readonly string[] = [
+  'packets',
+  'fast_path',
+  'handshakes_started',
+  'handshakes_verified',
+  'flows_authorized',
+  'tokens_inserted',
+  'tokens_stripped',
+  'token_acks_split',
+  'retransmits',
+  'port_reuse',
+  'revoked',
+  'rsts_sent',
+  'non_tcp_passed',
+  'non_tcp_dropped',
+  'unknown_flow_dropped',
+  'wrong_direction',
+  'marker_dropped',
+  'audit_forwarded',
+  'redirected',
+  'peer_rejects',
+  'flows_closed',
+  'internal_errors',
+];
+
+export interface EngineOptions<H, P> {
+  /** Enforcer (node) name, used in flow records. */
+  name?: string;
+  linkType: LinkType;
+  identity: EngineIdentity<H, P>;
+  policy: EnginePolicy<P>;
+  /** Flow table options; default capacity 65536. */
+  conntrack?: ConntrackOptions;
+  /** Largest IP packet a token insertion may produce (default 1500). */
+  mtu?: number;
+  /** Local Envoy inbound port for redirected workloads (default 15006). */
+  envoyPort?: number;
+  /** Destination ports never redirected (default Istio's 15000-15090), inclusive ranges. */
+  redirectExclude?: ReadonlyArray<readonly [number, number]>;
+  /** Frames of addresses that are not protected workloads here: `drop` (default, fail closed) or `pass`. */
+  unknownWorkload?: 'drop' | 'pass';
+  /** IP protocols other than TCP let through (default ICMP only, for PMTU discovery and ping). */
+  passProtocols?: readonly number[];
+  /** Event ring capacity (default 4096). */
+  eventCapacity?: number;
+  /** MAC address of an IP, so revocation RSTs can be built at once on Ethernet links. */
+  macOf?: (ip: number) => Uint8Array;
+  /** Conntrack slots examined every `sweepEvery` packets (defaults 32 / 64). */
+  sweepBudget?: number;
+  sweepEvery?: number;
+}
+
+/** Handshake material of one half-open flow (lives in the conntrack side table). */
+export class HsRecord<H, P> {
+  hs: H | null = null;
+  /** The token we inserted (SYN or SYN-ACK), re-inserted on retransmission. */
+  token: Uint8Array | null = null;
+  /** Client side: the ACK token, re-sent until the server is heard from. */
+  ackToken: Uint8Array | null = null;
+  peer: P | null = null;
+}
+
+/** Result of setPolicy(): flows revoked and the RSTs to send now (copies; the caller owns them). */
+export interface RevocationResult {
+  revision: number;
+  checked: number;
+  revoked: number;
+  packets: OutboxEntry[];
+}
+
+const NO_OUTBOX: readonly OutboxEntry[] = Object.freeze([]) as readonly OutboxEntry[];
+
+export class Engine<H = unknown, P = unknown> {
+  readonly name: string;
+  readonly linkType: LinkType;
+  readonly ct: ConntrackTable<HsRecord<H, P>>;
+  readonly sweeper: Sweeper;
+  readonly events: EventRing;
+  /** Counters by Counter index. */
+  readonly counters = new Float64Array(COUNTER_NAMES.length);
+  /** Frames by Verdict (FORWARD, DROP, RESET). */
+  readonly verdicts = new Float64Array(3);
+  /** Denied decisions (rejects) by Reason. */
+  readonly rejects = new Float64Array(256);
+  /** Peer rejects received, by the peer's Reason. */
+  readonly peerRejects = new Float64Array(256);
+  readonly envoyPort: number;
+  private identity: EngineIdentity<H, P>;
+  private policy: EnginePolicy<P>;
+  private readonly mtu: number;
+  private readonly excluded = new Uint8Array(65536);
+  private readonly passProto = new Uint8Array(256);
+  private readonly unknownPass: boolean;
+  private readonly macOf: ((ip: number) => Uint8Array) | null;
+  private readonly sweepBudget: number;
+  private readonly sweepMask: number;
+  private tickCount = 0;
+  private readonly view = new PacketView();
+  private readonly oview = new PacketView();
+  private readonly res: ProcessResult;
+  private readonly outPool: OutboxEntry[] = [];
+  private readonly outViews: (readonly OutboxEntry[])[] = [];
+  private outN = 0;
+  private readonly tuple: TupleRef = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
+  private readonly hout: HandshakeOut<H, P> = { reason: Reason.OK, hs: null, token: null, tokenLen: 0, peer: null };
+  /** Set by lookupFlow: the packet matched a redirected flow through its original port. */
+  private aliased = false;
+
+  constructor(opts: EngineOptions<H, P>) {
+    this.name = opts.name ?? 'syngate';
+    if (opts.linkType !== LinkType.ETHERNET && opts.linkType !== LinkType.RAW_IPV4) {
+      throw new SyngateError('SYNGATE_ENGINE_CONFIG', `engine linkType must be ETHERNET (1) or RAW_IPV4 (101), got ${String(opts.linkType)}`);
+    }
+    this.linkType = opts.linkType;
+    this.identity = opts.identity;
+    this.policy = opts.policy;
+    this.ct = new ConntrackTable<HsRecord<H, P>>(opts.conntrack ?? { capacity: 65536 });
+    this.sweeper = new Sweeper(this.ct as ConntrackTable<unknown>);
+    this.events = new EventRing(opts.eventCapacity ?? 4096);
+    this.mtu = opts.mtu ?? 1500;
+    if (!Number.isInteger(this.mtu) || this.mtu < 576 || this.mtu > 65535) {
+      throw new SyngateError('SYNGATE_ENGINE_CONFIG', `engine mtu must be an integer in 576..65535, got ${String(opts.mtu)}`);
+    }
+    this.envoyPort = opts.envoyPort ?? DEFAULT_ENVOY_PORT;
+    if (!Number.isInteger(this.envoyPort) || this.envoyPort < 1 || this.envoyPort > 65535) {
+      throw new SyngateError('SYNGATE_ENGINE_CONFIG', `engine envoyPort must be a port 1..65535, got ${String(opts.envoyPort)}`);
+    }
+    for (const [a, b] of opts.redirectExclude ?? DEFAULT_REDIRECT_EXCLUDE) {
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b > 65535 || a > b) {
+        throw new SyngateError('SYNGATE_ENGINE_CONFIG', `engine redirectExclude range ${String(a)}-${String(b)} is not an ordered port range`);
+      }
+      this.excluded.fill(1, a, b + 1);
+    }
+    this.excluded[this.envoyPort] = 1;
+    for (const p of opts.passProtocols ?? [IPPROTO_ICMP]) this.passProto[p & 0xff] = 1;
+    this.unknownPass = opts.unknownWorkload === 'pass';
+    this.macOf = opts.macOf ?? null;
+    this.sweepBudget = opts.sweepBudget ?? 32;
+    let every = 1;
+    while (every < (opts.sweepEvery ?? 64)) every *= 2;
+    this.sweepMask = every - 1;
+    for (let i = 0; i < OUTBOX_SLOTS; i++) this.outPool.push({ buf: new Uint8Array(OUTBOX_BUF), length: 0, direction: Direction.OUTBOUND });
+    for (let i = 0; i <= OUTBOX_SLOTS; i++) this.outViews.push(Object.freeze(this.outPool.slice(0, i)));
+    this.res = { verdict: Verdict.DROP, length: 0, outbox: NO_OUTBOX, outboxCount: 0, authorized: false, reason: Reason.OK };
+    this.ct.onExpire = (slot, now) => this.onExpire(slot, now);
+  }
+
+  get currentPolicy(): EnginePolicy<P> {
+    return this.policy;
+  }
+
+  /** Runs the incremental sweep (the daemon calls this on a timer; process() also sweeps a little). */
+  tick(now: number, budget = 4096): number {
+    return this.sweeper.step(now, budget);
+  }
+
+  /**
+   * Decides one frame: frame[off..off+len) with FRAME_HEADROOM spare bytes after it. Rewrites it in
+   * place; returns the engine-owned result (valid until the next call).
+   */
+  process(frame: Uint8Array, off: number, len: number, direction: Direction, now: number): ProcessResult {
+    const r = this.res;
+    r.verdict = Verdict.DROP;
+    r.length = len;
+    r.outbox = NO_OUTBOX;
+    r.outboxCount = 0;
+    r.authorized = false;
+    r.reason = Reason.OK;
+    this.outN = 0;
+    this.counters[Counter.PACKETS]!++;
+    try {
+      if ((++this.tickCount & this.sweepMask) === 0) this.sweeper.step(now, this.sweepBudget);
+      if (!this.fast(frame, off, len, direction, now)) this.slow(frame, off, len, direction, now);
+    } catch {
+      r.verdict = Verdict.DROP;
+      r.length = len;
+      r.outbox = NO_OUTBOX;
+      r.outboxCount = 0;
+      r.authorized = false;
+      r.reason = Reason.INTERNAL;
+      this.counters[Counter.INTERNAL_ERRORS]!++;
+    }
+    this.verdicts[r.verdict]!++;
+    return r;
+  }
+
+  // ---------------------------------------------------------------- fast path
+
+  /** Established, flag-free, marker-free TCP segment of a known flow: forward. Returns false to take the slow path. */
+  private fast(b: Uint8Array, off: number, len: number, dir: Direction, now: number): boolean {
+    let l3 = off;
+    if (this.linkType === LinkType.ETHERNET) {
+      // EtherType 0x0800 at bytes 12-13 (big-endian); VLAN-tagged frames take the slow path.
+      if (len < 54 || b[off + 12] !== 0x08 || b[off + 13] !== 0x00) return false;
+      l3 = off + 14;
+    } else if (len < 40) return false;
+    const end = off + len;
+    if (end > b.length) return false;
+    const vihl = b[l3]!;
+    const ihl = (vihl & 0x0f) << 2;
+    if (vihl >>> 4 !== 4 || ihl < 20 || b[l3 + 9] !== IPPROTO_TCP) return false;
+    const tot = (b[l3 + 2]! << 8) | b[l3 + 3]!;
+    if (tot < ihl + 20 || l3 + tot > end || (this.linkType === LinkType.RAW_IPV4 && l3 + tot !== end)) return false;
+    // MF flag or a fragment offset: slow path (which drops fragments).
+    if (((b[l3 + 6]! & 0x3f) | b[l3 + 7]!) !== 0) return false;
+    const l4 = l3 + ihl;
+    const doff = (b[l4 + 12]! >>> 4) << 2;
+    if (doff < 20 || ihl + doff > tot) return false;
+    if ((b[l4 + 13]! & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) !== 0) return false;
+    if (doff > 20 && hasSyngateOption(b, l4 + 20, l4 + doff)) return false;
+    const saddr = ((b[l3 + 12]! << 24) | (b[l3 + 13]! << 16) | (b[l3 + 14]! << 8) | b[l3 + 15]!) >>> 0;
+    const daddr = ((b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!) >>> 0;
+    const sport = (b[l4]! << 8) | b[l4 + 1]!;
+    const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+    const ct = this.ct;
+    const slot = this.lookupFlow(saddr, daddr, sport, dport, dir, now);
+    if (slot < 0 || ct.state(slot) !== CtState.ESTABLISHED) return false;
+    const fl = ct.flags(slot);
+    const reply = ct.reply;
+    // Direction check: the client's packets travel OUTBOUND iff the local workload is the client.
+    if (((fl & CtFlag.LOCAL_CLIENT) !== 0) === reply ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND) return false;
+    const pay = tot - ihl - doff;
+    ct.account(slot, tot, now);
+    const seq = ((b[l4 + 4]! << 24) | (b[l4 + 5]! << 16) | (b[l4 + 6]! << 8) | b[l4 + 7]!) >>> 0;
+    const h = slot * 8;
+    ct.hot[h + (reply ? 6 : 5)] = (seq + pay) >>> 0;
+    if ((fl & CtFlag.REDIRECTED) !== 0) {
+      if (this.aliased) rewritePort(b, l4, 2, this.envoyPort);
+      else if (reply) rewritePort(b, l4, 0, ct.origPort(slot));
+    }
+    const r = this.res;
+    r.verdict = Verdict.FORWARD;
+    r.authorized = true;
+    this.counters[Counter.FAST_PATH]!++;
+    return true;
+  }
+
+  /**
+   * Finds the flow of a packet; for an INBOUND packet that misses, also tries the redirected
+   * tuple (dport = Envoy port) and accepts it only for a REDIRECTED flow whose original port matches.
+   */
+  private lookupFlow(saddr: number, daddr: number, sport: number, dport: number, dir: Direction, now: number): number {
+    this.aliased = false;
+    const ct = this.ct;
+    const s = ct.lookup(saddr, daddr, sport, dport, now);
+    if (s >= 0 || dir !== Direction.INBOUND || this.excluded[dport] === 1) return s;
+    const s2 = ct.lookup(saddr, daddr, sport, this.envoyPort, now);
+    if (s2 >= 0 && !ct.reply && (ct.flags(s2) & CtFlag.REDIRECTED) !== 0 && ct.origPort(s2) === dport) {
+      this.aliased = true;
+      return s2;
+    }
+    return -1;
+  }
+
+  // ---------------------------------------------------------------- slow path
+
+  private slow(frame: Uint8Array, off: number, len: number, dir: Direction, now: number): void {
+    const v = this.view;
+    const st = parseFrame(frame, off, len, this.linkType, v);
+    if (st === ParseStatus.OK && v.kind !== PacketKind.TCP) {
+      this.nonTcp(v);
+      return;
+    }
+    if (st !== ParseStatus.OK) {
+      this.drop(Reason.MALFORMED);
+      this.rejects[Reason.MALFORMED]!++;
+      return;
+    }
+    const marker = findMarker(v);
+    const saddr = v.srcIp;
+    const daddr = v.dstIp;
+    const sport = v.srcPort;
+    const dport = v.dstPort;
+    const flags = v.flags;
+    const slot = this.lookupFlow(saddr, daddr, sport, dport, dir, now);
+    if ((flags & TCP_FLAG_RST) !== 0) this.onRst(frame, dir, slot, marker, now);
+    else if ((flags & TCP_FLAG_SYN) !== 0) {
+      if ((flags & TCP_FLAG_ACK) !== 0) this.onSynAck(frame, dir, slot, marker, now);
+      else this.onSyn(frame, dir, slot, marker, now);
+    } else this.onSegment(frame, dir, slot, marker, now);
+  }
+
+  private nonTcp(v: PacketView): void {
+    const k = v.kind;
+    if (k === PacketKind.ARP || k === PacketKind.OTHER_L2 || ((k === PacketKind.ICMP || k === PacketKind.UDP || k === PacketKind.IPV4_OTHER) && this.passProto[v.ipProto & 0xff] === 1)) {
+      this.res.verdict = Verdict.FORWARD;
+      this.counters[Counter.NON_TCP_PASSED]!++;
+      return;
+    }
+    this.counters[Counter.NON_TCP_DROPPED]!++;
+  }
+
+  // ---- SYN ----
+
+  private onSyn(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    const pol = this.policy;
+    const seq = v.seq;
+    if (dir === Direction.OUTBOUND) {
+      const wl = pol.workloadOf(v.srcIp);
+      if (wl < 0) {
+        this.unknownWorkload(frame, marker);
+        return;
+      }
+      if (marker !== Marker.NONE) {
+        // A local application cannot set our option; treat as forged.
+        this.drop(Reason.MALFORMED);
+        return;
+      }
+      if (slot >= 0) {
+        const fl = ct.flags(slot);
+        if (!ct.reply && (fl & CtFlag.LOCAL_CLIENT) !== 0 && ct.state(slot) === CtState.SYN_SENT && ct.seqOrig(slot) === seq) {
+          // Retransmitted SYN: same binding, same token.
+          const rec = ct.handshake(slot);
+          ct.touch(slot, now);
+          this.counters[Counter.RETRANSMITS]!++;
+          if (rec?.token) this.forwardWithToken(frame, rec.token);
+          else this.forward();
+          return;
+        }
+        if (!ct.reply && (fl & CtFlag.UNENFORCED) !== 0 && ct.state(slot) === CtState.ESTABLISHED) {
+          this.forward();
+          return;
+        }
+        // Port reuse (or a stale entry): the local TCP chose this tuple again.
+        this.counters[Counter.PORT_REUSE]!++;
+        this.closeFlow(slot, now);
+      }
+      const mode = pol.mode(wl);
+      if (mode === Mode.OFF) {
+        const s = ct.insert(v.srcIp, v.dstIp, v.srcPort, v.dstPort, CtState.ESTABLISHED, CtFlag.LOCAL_CLIENT | CtFlag.UNENFORCED | CtFlag.AUTHORIZED, now);
+        if (s >= 0) ct.setSeq(s, seq + 1, 0);
+        this.forward();
+        return;
+      }
+      const peerIp = pol.ipPeerId(v.dstIp);
+      const d = pol.egress(wl, peerIp, IPPROTO_TCP, v.dstPort, false);
+      const deny = decisionDenies(d);
+      const rule = decisionRule(d);
+      if (deny && mode === Mode.ENFORCE) {
+        this.rejectLocal(Reason.POLICY, rule, peerIp, now);
+        return;
+      }
+      const s = ct.insert(v.srcIp, v.dstIp, v.srcPort, v.dstPort, CtState.SYN_SENT, CtFlag.LOCAL_CLIENT | (deny ? CtFlag.AUDIT_DENIED : 0), now);
+      if (s < 0) {
+        this.rejectLocal(-s, rule, peerIp, now);
+        return;
+      }
+      ct.setSeq(s, seq, 0);
+      ct.setVerdict(s, deny ? Reason.POLICY : Reason.OK, rule, peerIp);
+      const t = this.tupleOf(v.srcIp, v.dstIp, v.srcPort, v.dstPort);
+      const o = this.callIdentity(0, t, null, seq, null, now);
+      if (o.reason !== Reason.OK || o.token === null || o.hs === null) {
+        ct.remove(s);
+        if (mode === Mode.AUDIT) {
+          this.auditPassthrough(v.srcIp, v.dstIp, v.srcPort, v.dstPort, CtFlag.LOCAL_CLIENT, o.reason, rule, peerIp, seq, now);
+          return;
+        }
+        this.rejectLocal(o.reason === Reason.OK ? Reason.INTERNAL : o.reason, rule, peerIp, now);
+        return;
+      }
+      const rec = new HsRecord<H, P>();
+      rec.hs = o.hs;
+      rec.token = o.token.slice(0, o.tokenLen);
+      ct.setHandshake(s, rec);
+      this.counters[Counter.HANDSHAKES_STARTED]!++;
+      if (!this.forwardWithToken(frame, rec.token)) {
+        ct.remove(s);
+        this.rejectLocal(Reason.INTERNAL, rule, peerIp, now);
+      }
+      return;
+    }
+
+    // INBOUND SYN toward a local server.
+    const wl = pol.workloadOf(v.dstIp);
+    if (wl < 0) {
+      this.unknownWorkload(frame, marker);
+      return;
+    }
+    let existing = -1;
+    if (slot >= 0) {
+      const fl = ct.flags(slot);
+      const state = ct.state(slot);
+      if (!ct.reply && (fl & CtFlag.LOCAL_CLIENT) === 0 && (state === CtState.SYN_RCVD || state === CtState.SYNACK_SENT) && ct.seqOrig(slot) === seq) {
+        // Retransmitted SYN of a handshake in progress: strip and forward, no second verification.
+        if (marker === Marker.MALFORMED || marker === Marker.REJECT) {
+          this.drop(Reason.MALFORMED);
+          return;
+        }
+        ct.touch(slot, now);
+        this.counters[Counter.RETRANSMITS]!++;
+        if (marker === Marker.TOKEN && !this.strip(frame)) {
+          this.drop(Reason.MALFORMED);
+          return;
+        }
+        if (this.aliased) this.redirectIn(frame);
+        this.forward();
+        return;
+      }
+      existing = slot;
+    }
+    const mode = pol.mode(wl);
+    if (mode === Mode.OFF) {
+      if (marker === Marker.TOKEN && !this.strip(frame)) {
+        this.drop(Reason.MALFORMED);
+        return;
+      }
+      if (marker === Marker.MALFORMED || marker === Marker.REJECT) {
+        this.drop(Reason.MALFORMED);
+        return;
+      }
+      if (existing >= 0) this.replaceExisting(existing, now);
+      const s = ct.insert(v.srcIp, v.dstIp, v.srcPort, v.dstPort, CtState.ESTABLISHED, CtFlag.UNENFORCED | CtFlag.AUTHORIZED, now);
+      if (s >= 0) ct.setSeq(s, seq + 1, 0);
+      this.forward();
+      return;
+    }
+    if (marker === Marker.MALFORMED || marker === Marker.REJECT) {
+      this.rejectRemote(Reason.MALFORMED, RULE_NONE, PEER_NONE, false, now);
+      return;
+    }
+    const origPort = v.dstPort;
+    const redirect = pol.redirect(wl) && this.excluded[origPort] === 0;
+    if (marker === Marker.NONE) {
+      // A peer without an enforcer: only its address speaks for it.
+      const peerIp = pol.ipPeerId(v.srcIp);
+      const d = pol.ingress(wl, peerIp, IPPROTO_TCP, origPort, false);
+      const deny = decisionDenies(d);
+      const rule = decisionRule(d);
+      if (deny && mode === Mode.ENFORCE) {
+        this.rejectRemote(Reason.NO_TOKEN, rule, peerIp, false, now);
+        return;
+      }
+      if (existing >= 0) this.replaceExisting(existing, now);
+      const s = this.insertServer(v.srcIp, v.dstIp, v.srcPort, origPort, redirect, CtState.ESTABLISHED, CtFlag.AUTHORIZED | CtFlag.IP_IDENTITY | (deny ? CtFlag.AUDIT_DENIED : 0), now);
+      if (s < 0) {
+        this.rejectRemote(-s, rule, peerIp, false, now);
+        return;
+      }
+      ct.setSeq(s, seq + 1, 0);
+      ct.setVerdict(s, deny ? Reason.NO_TOKEN : Reason.OK, rule, peerIp);
+      this.decision(s, deny ? EventVerdict.AUDIT : EventVerdict.ALLOW, deny ? Reason.NO_TOKEN : Reason.OK, now);
+      if (redirect) this.redirectIn(frame);
+      this.forward();
+      this.res.authorized = true;
+      return;
+    }
+    // Marker.TOKEN: cheap admission checks before any cryptography.
+    const admit = this.admit(v.srcIp, existing);
+    if (admit !== Reason.OK) {
+      this.rejectRemote(admit, RULE_NONE, PEER_NONE, false, now);
+      return;
+    }
+    const t = this.tupleOf(v.srcIp, v.dstIp, v.srcPort, origPort);
+    const o = this.callIdentity(1, t, null, seq, frame.subarray(v.tokenOff, v.tokenOff + v.tokenLen), now);
+    if (o.reason !== Reason.OK || o.hs === null || o.peer === null) {
+      const reason = o.reason === Reason.OK ? Reason.INTERNAL : o.reason;
+      if (mode === Mode.AUDIT && this.strip(frame)) {
+        if (existing >= 0) this.replaceExisting(existing, now);
+        this.auditPassthrough(v.srcIp, v.dstIp, v.srcPort, origPort, 0, reason, RULE_NONE, PEER_NONE, seq, now, redirect, frame);
+        return;
+      }
+      this.rejectRemote(reason, RULE_NONE, PEER_NONE, false, now);
+      return;
+    }
+    const hs = o.hs;
+    const peer = o.peer;
+    const peerId = pol.peerId(peer);
+    const d = pol.ingress(wl, peerId, IPPROTO_TCP, origPort, true);
+    const deny = decisionDenies(d);
+    const rule = decisionRule(d);
+    if (deny && mode === Mode.ENFORCE) {
+      this.rejectRemote(Reason.POLICY, rule, peerId, true, now);
+      return;
+    }
+    if (existing >= 0) this.replaceExisting(existing, now);
+    const s = this.insertServer(v.srcIp, v.dstIp, v.srcPort, origPort, redirect, CtState.SYN_RCVD, deny ? CtFlag.AUDIT_DENIED : 0, now);
+    if (s < 0) {
+      this.rejectRemote(-s, rule, peerId, true, now);
+      return;
+    }
+    ct.setSeq(s, seq, 0);
+    ct.setVerdict(s, deny ? Reason.POLICY : Reason.OK, rule, peerId);
+    const rec = new HsRecord<H, P>();
+    rec.hs = hs;
+    rec.peer = peer;
+    ct.setHandshake(s, rec);
+    this.counters[Counter.HANDSHAKES_VERIFIED]!++;
+    if (!this.strip(frame)) {
+      ct.remove(s);
+      this.drop(Reason.MALFORMED);
+      return;
+    }
+    if (redirect) this.redirectIn(frame);
+    this.forward();
+  }
+
+  /** Inserts a server-side flow keyed as the local workload sees it (dport = Envoy port when redirected). */
+  private insertServer(saddr: number, daddr: number, sport: number, origPort: number, redirect: boolean, state: CtState, flags: number, now: number): number {
+    const ct = this.ct;
+    const s = ct.insert(saddr, daddr, sport, redirect ? this.envoyPort : origPort, state, flags | (redirect ? CtFlag.REDIRECTED : 0), now);
+    if (s >= 0 && redirect) ct.setOrigPort(s, origPort);
+    return s;
+  }
+
+  /** Reason.OK iff a new half-open flow from `saddr` would be admitted (the entry `existing` is going away). */
+  private admit(saddr: number, existing: number): Reason {
+    const ct = this.ct;
+    const freeing = existing >= 0 ? 1 : 0;
+    const freeingHalf = existing >= 0 && isHalfOpen(ct.state(existing)) ? 1 : 0;
+    void freeing; // a full table is decided by insert(), which may reclaim an expired entry first
+    if (ct.halfOpen - freeingHalf >= ct.halfOpenCap) {
+      ct.stats.halfOpenTotal++;
+      return Reason.HALF_OPEN_LIMIT;
+    }
+    if (ct.sources.get(saddr) - (freeingHalf && ct.saddr(existing) === saddr ? 1 : 0) >= ct.halfOpenPerSource) {
+      ct.stats.halfOpenPerSource++;
+      return Reason.HALF_OPEN_LIMIT;
+    }
+    return Reason.OK;
+  }
+
+  // ---- SYN-ACK ----
+
+  private onSynAck(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    if (slot < 0) {
+      this.unknownFlow(frame, dir, marker);
+      return;
+    }
+    const fl = ct.flags(slot);
+    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+    // A SYN-ACK travels responder -> initiator.
+    if (!ct.reply || (localClient ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND)) {
+      this.counters[Counter.WRONG_DIRECTION]!++;
+      this.drop(Reason.MALFORMED);
+      return;
+    }
+    const state = ct.state(slot);
+    const seq = v.seq;
+    if ((fl & CtFlag.UNENFORCED) !== 0 || (state === CtState.ESTABLISHED && (fl & CtFlag.IP_IDENTITY) !== 0)) {
+      if (marker === Marker.TOKEN && dir === Direction.INBOUND && !this.strip(frame)) return this.drop(Reason.MALFORMED);
+      if (marker !== Marker.NONE && marker !== Marker.TOKEN) return this.drop(Reason.MALFORMED);
+      if (dir === Direction.OUTBOUND && marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+      ct.touch(slot, now);
+      if (state === CtState.ESTABLISHED) ct.hot[slot * 8 + 6] = (seq + 1) >>> 0;
+      this.translateOut(frame, slot, dir);
+      this.forward();
+      this.res.authorized = true;
+      return;
+    }
+    if (!localClient) {
+      // Server side: the local application answers; add our token.
+      if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+      if (state === CtState.SYN_RCVD) {
+        const rec = ct.handshake(slot);
+        if (rec === undefined || rec.hs === null) return this.drop(Reason.INTERNAL);
+        this.translateOut(frame, slot, dir);
+        const o = this.callIdentity(2, null, rec.hs, seq, null, now);
+        if (o.reason !== Reason.OK || o.token === null) {
+          this.resetServerApp(frame, slot, o.reason === Reason.OK ? Reason.INTERNAL : o.reason, now);
+          return;
+        }
+        rec.token = o.token.slice(0, o.tokenLen);
+        ct.setSeq(slot, ct.seqOrig(slot), seq);
+        ct.setState(slot, CtState.SYNACK_SENT);
+        // setState kept the side slot (still half-open).
+        ct.touch(slot, now);
+        if (!this.forwardWithToken(frame, rec.token)) this.resetServerApp(frame, slot, Reason.INTERNAL, now);
+        return;
+      }
+      if (state === CtState.SYNACK_SENT && ct.seqReply(slot) === seq) {
+        const rec = ct.handshake(slot);
+        this.counters[Counter.RETRANSMITS]!++;
+        ct.touch(slot, now);
+        this.translateOut(frame, slot, dir);
+        if (rec?.token) this.forwardWithToken(frame, rec.token);
+        else this.drop(Reason.INTERNAL);
+        return;
+      }
+      if (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
+        // A late retransmission after authorization: harmless, no token needed.
+        this.translateOut(frame, slot, dir);
+        this.forward();
+        return;
+      }
+      this.drop(Reason.MALFORMED);
+      return;
+    }
+
+    // Client side: verify the server.
+    if (state === CtState.SYN_SENT) {
+      if (v.ack !== ((ct.seqOrig(slot) + 1) >>> 0)) return this.drop(Reason.MALFORMED);
+      const wl = this.policy.workloadOf(ct.saddr(slot));
+      const mode = wl < 0 ? Mode.ENFORCE : this.policy.mode(wl);
+      const rec = ct.handshake(slot);
+      if (marker === Marker.NONE) {
+        const peerIp = this.policy.ipPeerId(v.srcIp);
+        const d = this.policy.egress(wl, peerIp, IPPROTO_TCP, v.srcPort, false);
+        const deny = decisionDenies(d);
+        if (deny && mode === Mode.ENFORCE) return this.rejectBoth(frame, slot, Reason.NO_TOKEN, decisionRule(d), peerIp, now);
+        ct.setVerdict(slot, deny ? Reason.NO_TOKEN : Reason.OK, decisionRule(d), peerIp);
+        ct.setState(slot, CtState.ESTABLISHED);
+        ct.addFlags(slot, CtFlag.AUTHORIZED | CtFlag.IP_IDENTITY | (deny ? CtFlag.AUDIT_DENIED : 0));
+        ct.setSeq(slot, ct.seqOrig(slot) + 1, seq + 1);
+        ct.touch(slot, now);
+        this.decision(slot, deny ? EventVerdict.AUDIT : EventVerdict.ALLOW, deny ? Reason.NO_TOKEN : Reason.OK, now);
+        this.forward();
+        this.res.authorized = true;
+        return;
+      }
+      if (marker !== Marker.TOKEN || rec === undefined || rec.hs === null) return this.rejectBoth(frame, slot, Reason.MALFORMED, RULE_NONE, PEER_NONE, now);
+      const o = this.callIdentity(3, null, rec.hs, seq, frame.subarray(v.tokenOff, v.tokenOff + v.tokenLen), now);
+      if (o.reason !== Reason.OK || o.peer === null) {
+        const reason = o.reason === Reason.OK ? Reason.INTERNAL : o.reason;
+        if (mode === Mode.AUDIT && this.strip(frame)) {
+          ct.setVerdict(slot, reason, RULE_NONE, PEER_NONE);
+          ct.setState(slot, CtState.ESTABLISHED);
+          ct.addFlags(slot, CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED | CtFlag.IP_IDENTITY);
+          ct.setSeq(slot, ct.seqOrig(slot) + 1, seq + 1);
+          this.decision(slot, EventVerdict.AUDIT, reason, now);
+          this.counters[Counter.AUDIT_FORWARDED]!++;
+          this.forward();
+          return;
+        }
+        return this.rejectBoth(frame, slot, reason, RULE_NONE, PEER_NONE, now);
+      }
+      const peerId = this.policy.peerId(o.peer);
+      const d = this.policy.egress(wl, peerId, IPPROTO_TCP, v.srcPort, true);
+      const deny = decisionDenies(d);
+      const rule = decisionRule(d);
+      if (deny && mode === Mode.ENFORCE) return this.rejectBoth(frame, slot, Reason.POLICY, rule, peerId, now);
+      rec.peer = o.peer;
+      const prior = ct.reason(slot);
+      ct.setVerdict(slot, deny ? Reason.POLICY : prior, rule, peerId);
+      if (deny) ct.addFlags(slot, CtFlag.AUDIT_DENIED);
+      ct.setSeq(slot, ct.seqOrig(slot), seq);
+      ct.setState(slot, CtState.SYNACK_RCVD);
+      ct.touch(slot, now);
+      if (!this.strip(frame)) return this.rejectBoth(frame, slot, Reason.MALFORMED, rule, peerId, now);
+      this.counters[Counter.HANDSHAKES_VERIFIED]!++;
+      this.forward();
+      return;
+    }
+    if (state === CtState.SYNACK_RCVD || state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
+      if (state === CtState.SYNACK_RCVD && ct.seqReply(slot) !== seq) return this.drop(Reason.MALFORMED);
+      // Retransmitted SYN-ACK (our ACK was lost, or late): strip and let the client TCP re-ACK.
+      if (marker === Marker.TOKEN) {
+        if (!this.strip(frame)) return this.drop(Reason.MALFORMED);
+      } else if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+      else if ((fl & CtFlag.IP_IDENTITY) === 0) return this.drop(Reason.NO_TOKEN);
+      this.counters[Counter.RETRANSMITS]!++;
+      ct.touch(slot, now);
+      this.forward();
+      return;
+    }
+    this.drop(Reason.MALFORMED);
+  }
+
+  // ---- RST ----
+
+  private onRst(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    if (slot < 0) {
+      if (dir === Direction.OUTBOUND && marker === Marker.NONE) this.forward();
+      else this.drop(Reason.OK);
+      return;
+    }
+    const fl = ct.flags(slot);
+    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+    const fromClient = !ct.reply;
+    if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
+      this.counters[Counter.WRONG_DIRECTION]!++;
+      return this.drop(Reason.MALFORMED);
+    }
+    if (marker === Marker.TOKEN || marker === Marker.MALFORMED) return this.drop(Reason.MALFORMED);
+    const state = ct.state(slot);
+    if (marker === Marker.REJECT && dir === Direction.INBOUND) {
+      const peerReason = readRejectReason(v);
+      this.counters[Counter.PEER_REJECTS]!++;
+      this.peerRejects[peerReason & 0xff]!++;
+      if (isHalfOpen(state)) {
+        ct.setVerdict(slot, Reason.PEER_REJECT, ct.ruleId(slot), ct.peerId(slot));
+        this.pushEvent(EventKind.PEER_REJECT, slot, EventVerdict.DENY, peerReason & 0xff, now);
+        ct.addFlags(slot, CtFlag.REPORTED);
+      }
+    }
+    if ((fl & CtFlag.AUTHORIZED) !== 0 && !isHalfOpen(state)) {
+      const expect = fromClient ? ct.seqOrig(slot) : ct.seqReply(slot);
+      const dist = (v.seq - expect) | 0;
+      if (dist > RST_WINDOW || dist < -RST_WINDOW) {
+        // Out of window: let the endpoint judge it, keep our state.
+        this.translateAny(frame, slot, dir);
+        this.forward();
+        return;
+      }
+    }
+    this.translateAny(frame, slot, dir);
+    this.forward();
+    this.closeFlow(slot, now);
+  }
+
+  // ---- everything else (ACK, data, FIN) ----
+
+  private onSegment(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    if (slot < 0) {
+      this.unknownFlow(frame, dir, marker);
+      return;
+    }
+    const fl = ct.flags(slot);
+    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+    const fromClient = !ct.reply;
+    if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
+      this.counters[Counter.WRONG_DIRECTION]!++;
+      return this.drop(Reason.MALFORMED);
+    }
+    const state = ct.state(slot);
+    if ((fl & CtFlag.REVOKED) !== 0) {
+      this.revokedPacket(frame, slot, dir);
+      return;
+    }
+    if ((fl & CtFlag.UNENFORCED) !== 0) {
+      if (marker !== Marker.NONE) {
+        if (marker !== Marker.TOKEN || dir !== Direction.INBOUND || !this.strip(frame)) return this.drop(Reason.MALFORMED);
+      }
+      this.established(frame, slot, dir, fromClient, now);
+      return;
+    }
+    switch (state) {
+      case CtState.ESTABLISHED:
+      case CtState.FIN_WAIT:
+      case CtState.CLOSED:
+        if (marker !== Marker.NONE) {
+          // A duplicate token-only ACK or junk: never deliver token bytes; nothing else rides on it.
+          this.counters[Counter.MARKER_DROPPED]!++;
+          return this.drop(Reason.OK);
+        }
+        if ((fl & CtFlag.AUTHORIZED) === 0) return this.drop(Reason.NO_TOKEN);
+        this.established(frame, slot, dir, fromClient, now);
+        return;
+      case CtState.SYNACK_RCVD:
+        if (fromClient) {
+          this.clientFinalAck(frame, slot, marker, now);
+          return;
+        }
+        // The server spoke after our ACK token: it authorized us.
+        if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+        ct.setState(slot, CtState.ESTABLISHED);
+        ct.addFlags(slot, CtFlag.AUTHORIZED);
+        this.authorizedNow(slot, now);
+        this.established(frame, slot, dir, fromClient, now);
+        return;
+      case CtState.SYNACK_SENT:
+        if (!fromClient) return this.drop(Reason.OK);
+        this.serverFinalAck(frame, slot, marker, now);
+        return;
+      default:
+        // SYN_SENT / SYN_RCVD: nothing but handshake packets may pass yet.
+        this.drop(Reason.OK);
+    }
+  }
+
+  /** Client side, outbound ACK/data while our ACK token is outstanding. */
+  private clientFinalAck(frame: Uint8Array, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+    const rec = ct.handshake(slot);
+    if (rec === undefined || rec.hs === null) return this.drop(Reason.INTERNAL);
+    if (rec.ackToken === null) {
+      const o = this.callIdentity(4, null, rec.hs, 0, null, now);
+      if (o.reason !== Reason.OK || o.token === null) return this.rejectBoth(frame, slot, o.reason === Reason.OK ? Reason.INTERNAL : o.reason, ct.ruleId(slot), ct.peerId(slot), now);
+      rec.ackToken = o.token.slice(0, o.tokenLen);
+    }
+    ct.account(slot, v.ipTotalLen, now);
+    if (v.payloadLen === 0 && (v.flags & TCP_FLAG_FIN) === 0) {
+      if (!this.forwardWithToken(frame, rec.ackToken)) this.drop(Reason.INTERNAL);
+      return;
+    }
+    // The first ACK carries data (or FIN): send a token-only ACK first, then the segment unchanged.
+    const e = this.outEntry(Direction.OUTBOUND);
+    if (e === null) return this.drop(Reason.INTERNAL);
+    const n = writeBareAck(e.buf, 0, v);
+    if (n < 0) {
+      this.outN--;
+      return this.drop(Reason.INTERNAL);
+    }
+    const ov = this.oview;
+    parseFrame(e.buf, 0, n, this.linkType, ov);
+    const m = insertToken(e.buf, ov, rec.ackToken, 0, rec.ackToken.length, this.mtu);
+    if (m < 0) {
+      this.outN--;
+      return this.drop(Reason.INTERNAL);
+    }
+    e.length = m;
+    this.counters[Counter.TOKEN_ACKS_SPLIT]!++;
+    this.counters[Counter.TOKENS_INSERTED]!++;
+    this.seqTrack(slot, true);
+    this.forward();
+  }
+
+  /** Server side, inbound segment while we wait for the client's ACK token. */
+  private serverFinalAck(frame: Uint8Array, slot: number, marker: Marker, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    const wl = this.policy.workloadOf(ct.daddr(slot));
+    const mode = wl < 0 ? Mode.ENFORCE : this.policy.mode(wl);
+    const isFinalAck = v.payloadLen === 0 && (v.flags & (TCP_FLAG_FIN | TCP_FLAG_ACK)) === TCP_FLAG_ACK && v.seq === ((ct.seqOrig(slot) + 1) >>> 0) && v.ack === ((ct.seqReply(slot) + 1) >>> 0);
+    if (marker === Marker.NONE) {
+      if (!isFinalAck) {
+        // Data that overtook the token ACK (or a forged segment): drop, TCP retransmits.
+        return this.drop(Reason.OK);
+      }
+      if (mode === Mode.AUDIT) return this.auditEstablish(frame, slot, Reason.NO_TOKEN, now);
+      return this.rejectAck(frame, slot, Reason.NO_TOKEN, now);
+    }
+    if (marker !== Marker.TOKEN) {
+      if (mode === Mode.AUDIT) return this.drop(Reason.MALFORMED);
+      return this.rejectAck(frame, slot, Reason.MALFORMED, now);
+    }
+    const rec = ct.handshake(slot);
+    if (rec === undefined || rec.hs === null) return this.drop(Reason.INTERNAL);
+    const o = this.callIdentity(5, null, rec.hs, 0, frame.subarray(v.tokenOff, v.tokenOff + v.tokenLen), now);
+    if (o.reason !== Reason.OK) {
+      if (mode === Mode.AUDIT && this.strip(frame)) return this.auditEstablish(frame, slot, o.reason, now);
+      return this.rejectAck(frame, slot, o.reason, now);
+    }
+    if (!this.strip(frame)) return this.rejectAck(frame, slot, Reason.MALFORMED, now);
+    ct.setState(slot, CtState.ESTABLISHED);
+    ct.addFlags(slot, CtFlag.AUTHORIZED);
+    ct.setSeq(slot, v.seq, (ct.seqReply(slot) + 1) >>> 0);
+    this.authorizedNow(slot, now);
+    ct.account(slot, v.ipTotalLen, now);
+    if (this.aliased) this.redirectIn(frame);
+    this.forward();
+    this.res.authorized = true;
+  }
+
+  private auditEstablish(frame: Uint8Array, slot: number, reason: Reason, now: number): void {
+    const ct = this.ct;
+    ct.setVerdict(slot, reason, ct.ruleId(slot), ct.peerId(slot));
+    ct.setState(slot, CtState.ESTABLISHED);
+    ct.addFlags(slot, CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED);
+    ct.setSeq(slot, this.view.seq, (ct.seqReply(slot) + 1) >>> 0);
+    this.decision(slot, EventVerdict.AUDIT, reason, now);
+    this.counters[Counter.AUDIT_FORWARDED]!++;
+    if (this.aliased) this.redirectIn(frame);
+    this.forward();
+  }
+
+  /** Forwards a segment of a tracked, allowed flow: FIN bookkeeping, counters, redirect translation. */
+  private established(frame: Uint8Array, slot: number, dir: Direction, fromClient: boolean, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    ct.account(slot, v.ipTotalLen, now);
+    this.seqTrack(slot, fromClient);
+    if ((v.flags & TCP_FLAG_FIN) !== 0) {
+      ct.addFlags(slot, fromClient ? CtFlag.FIN_ORIG : CtFlag.FIN_REPLY);
+      const f = ct.flags(slot);
+      if ((f & CtFlag.FIN_ORIG) !== 0 && (f & CtFlag.FIN_REPLY) !== 0) this.closeFlow(slot, now);
+      else if (ct.state(slot) === CtState.ESTABLISHED) ct.setState(slot, CtState.FIN_WAIT);
+    }
+    this.translateAny(frame, slot, dir);
+    this.forward();
+    this.res.authorized = (ct.flags(slot) & CtFlag.AUTHORIZED) !== 0;
+  }
+
+  private seqTrack(slot: number, fromClient: boolean): void {
+    const v = this.view;
+    this.ct.hot[slot * 8 + (fromClient ? 5 : 6)] = (v.seq + v.segLen) >>> 0;
+  }
+
+  // ---------------------------------------------------------------- rejects and resets
+
+  /** Outbound SYN refused here: drop it and reset the local client so connect() fails fast. */
+  private rejectLocal(reason: number, rule: number, peerId: number, now: number): void {
+    const v = this.view;
+    const e = this.outEntry(Direction.INBOUND);
+    if (e !== null) {
+      const n = writeRejectRst(e.buf, 0, v, reason);
+      if (n > 0) {
+        e.length = n;
+        this.counters[Counter.RSTS_SENT]!++;
+      } else this.outN--;
+    }
+    this.rejects[reason & 0xff]!++;
+    this.events.push(EventKind.DECISION, EventVerdict.DENY, reason, true, false, v.srcIp, v.dstIp, v.srcPort, v.dstPort, 0, rule, peerId, now, now, 1, v.ipTotalLen);
+    this.setReset(reason);
+  }
+
+  /** Inbound SYN refused: drop it, send the client's enforcer a reject RST with the reason. */
+  private rejectRemote(reason: number, rule: number, peerId: number, verified: boolean, now: number): void {
+    const v = this.view;
+    const e = this.outEntry(Direction.OUTBOUND);
+    if (e !== null) {
+      const n = writeRejectRst(e.buf, 0, v, reason);
+      if (n > 0) {
+        e.length = n;
+        this.counters[Counter.RSTS_SENT]!++;
+      } else this.outN--;
+    }
+    this.rejects[reason & 0xff]!++;
+    this.events.push(EventKind.DECISION, EventVerdict.DENY, reason, false, verified, v.srcIp, v.dstIp, v.srcPort, v.dstPort, 0, rule, peerId, now, now, 1, v.ipTotalLen);
+    this.setReset(reason);
+  }
+
+  /**
+   * Client side, the server's SYN-ACK refused: drop it, send the server's enforcer a reject RST
+   * (which also resets the server's half-open socket) and reset the local client.
+   */
+  private rejectBoth(_frame: Uint8Array, slot: number, reason: number, rule: number, peerId: number, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    const toPeer = this.outEntry(Direction.OUTBOUND);
+    if (toPeer !== null) {
+      const n = writeRejectRst(toPeer.buf, 0, v, reason);
+      if (n > 0) toPeer.length = n;
+      else this.outN--;
+    }
+    const toApp = this.outEntry(Direction.INBOUND);
+    if (toApp !== null) {
+      const n = (v.flags & TCP_FLAG_SYN) !== 0 ? writeRstForward(toApp.buf, 0, v) : writeRstReply(toApp.buf, 0, v);
+      if (n > 0) toApp.length = n;
+      else this.outN--;
+    }
+    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.rejects[reason & 0xff]!++;
+    ct.setVerdict(slot, reason, rule, peerId);
+    this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
+    ct.addFlags(slot, CtFlag.REPORTED);
+    ct.setState(slot, CtState.CLOSED);
+    this.setReset(reason);
+  }
+
+  /**
+   * Server side, the client's final ACK failed: drop it, reset the server application (so no
+   * half-open socket lingers) and send the client a reject RST.
+   */
+  private rejectAck(frame: Uint8Array, slot: number, reason: number, now: number): void {
+    const v = this.view;
+    const ct = this.ct;
+    const toPeer = this.outEntry(Direction.OUTBOUND);
+    if (toPeer !== null) {
+      const n = writeRejectRst(toPeer.buf, 0, v, reason);
+      if (n > 0) toPeer.length = n;
+      else this.outN--;
+    }
+    if (this.aliased) this.redirectIn(frame);
+    const toApp = this.outEntry(Direction.INBOUND);
+    if (toApp !== null) {
+      const n = writeRstForward(toApp.buf, 0, v);
+      if (n > 0) toApp.length = n;
+      else this.outN--;
+    }
+    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.rejects[reason & 0xff]!++;
+    ct.setVerdict(slot, reason, ct.ruleId(slot), ct.peerId(slot));
+    this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
+    ct.addFlags(slot, CtFlag.REPORTED);
+    ct.setState(slot, CtState.CLOSED);
+    this.setReset(reason);
+  }
+
+  /** Server side, no SYN-ACK token could be built: reset the local server app, tell the client. */
+  private resetServerApp(frame: Uint8Array, slot: number, reason: number, now: number): void {
+    const v = this.view;
+    const toApp = this.outEntry(Direction.INBOUND);
+    if (toApp !== null) {
+      const n = writeRejectRst(toApp.buf, 0, v, reason);
+      if (n > 0) toApp.length = n;
+      else this.outN--;
+    }
+    const toPeer = this.outEntry(Direction.OUTBOUND);
+    if (toPeer !== null) {
+      const n = writeRstForward(toPeer.buf, 0, v);
+      if (n > 0) toPeer.length = n;
+      else this.outN--;
+    }
+    void frame;
+    this.rejects[reason & 0xff]!++;
+    this.ct.setVerdict(slot, reason, this.ct.ruleId(slot), this.ct.peerId(slot));
+    this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
+    this.ct.setState(slot, CtState.CLOSED);
+    this.setReset(reason);
+  }
+
+  /** A packet of a revoked flow: drop it and reset both ends (RFC 793 seq rules from this packet). */
+  private revokedPacket(frame: Uint8Array, slot: number, dir: Direction): void {
+    const v = this.view;
+    const back = this.outEntry(dir === Direction.OUTBOUND ? Direction.INBOUND : Direction.OUTBOUND);
+    if (back !== null) {
+      const n = writeRejectRst(back.buf, 0, v, Reason.REVOKED);
+      if (n > 0) back.length = n;
+      else this.outN--;
+    }
+    const fwd = this.outEntry(dir);
+    if (fwd !== null) {
+      this.translateAny(frame, slot, dir);
+      const n = writeRstForward(fwd.buf, 0, v);
+      if (n > 0) fwd.length = n;
+      else this.outN--;
+    }
+    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.setReset(Reason.REVOKED);
+  }
+
+  private setReset(reason: number): void {
+    const r = this.res;
+    r.verdict = this.outN > 0 ? Verdict.RESET : Verdict.DROP;
+    r.reason = reason;
+    r.outbox = this.outViews[this.outN]!;
+    r.outboxCount = this.outN;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private forward(): void {
+    const r = this.res;
+    r.verdict = Verdict.FORWARD;
+    r.length = this.view.len;
+    r.outbox = this.outViews[this.outN]!;
+    r.outboxCount = this.outN;
+  }
+
+  private drop(reason: number): void {
+    const r = this.res;
+    r.verdict = Verdict.DROP;
+    r.reason = reason;
+    r.outbox = NO_OUTBOX;
+    r.outboxCount = 0;
+    this.outN = 0;
+  }
+
+  /** Inserts `token` into the parsed frame and forwards it; false (and nothing forwarded) on failure. */
+  private forwardWithToken(frame: Uint8Array, token: Uint8Array): boolean {
+    const n = insertToken(frame, this.view, token, 0, token.length, this.mtu);
+    if (n < 0) return false;
+    this.counters[Counter.TOKENS_INSERTED]!++;
+    this.forward();
+    return true;
+  }
+
+  /** Removes the token from the parsed frame; false when it is not a well-formed token. */
+  private strip(frame: Uint8Array): boolean {
+    const n = stripToken(frame, this.view);
+    if (n < 0) return false;
+    this.counters[Counter.TOKENS_STRIPPED]!++;
+    return true;
+  }
+
+  private outEntry(direction: Direction): OutboxEntry | null {
+    if (this.outN >= OUTBOX_SLOTS) return null;
+    const e = this.outPool[this.outN++]!;
+    e.direction = direction;
+    e.length = 0;
+    return e;
+  }
+
+  private tupleOf(saddr: number, daddr: number, sport: number, dport: number): TupleRef {
+    const t = this.tuple;
+    t.saddr = saddr;
+    t.daddr = daddr;
+    t.sport = sport;
+    t.dport = dport;
+    return t;
+  }
+
+  /**
+   * Calls one identity step with the reused output slot. step: 0 clientSyn, 1 serverSyn,
+   * 2 serverSynAck, 3 clientSynAck, 4 clientAck, 5 serverAck. A throw becomes Reason.INTERNAL.
+   */
+  private callIdentity(step: number, t: TupleRef | null, hs: H | null, isn: number, token: Uint8Array | null, now: number): HandshakeOut<H, P> {
+    const o = this.hout;
+    o.reason = Reason.OK;
+    o.hs = null;
+    o.token = null;
+    o.tokenLen = 0;
+    o.peer = null;
+    const id = this.identity;
+    try {
+      switch (step) {
+        case 0:
+          id.clientSyn(t!, isn, now, o);
+          break;
+        case 1:
+          id.serverSyn(t!, isn, token!, now, o);
+          break;
+        case 2:
+          id.serverSynAck(hs!, isn, now, o);
+          break;
+        case 3:
+          id.clientSynAck(hs!, isn, token!, now, o);
+          break;
+        case 4:
+          id.clientAck(hs!, now, o);
+          break;
+        default:
+          id.serverAck(hs!, token!, now, o);
+      }
+      const tk = o.token as Uint8Array | null;
+      if (tk !== null && !(o.tokenLen > 0 && o.tokenLen <= tk.length)) o.tokenLen = tk.length;
+    } catch {
+      o.reason = Reason.INTERNAL;
+      this.counters[Counter.INTERNAL_ERRORS]!++;
+    }
+    return o;
+  }
+
+  /** Inbound packet of a redirected flow (dport = original port): rewrite to the Envoy port. */
+  private redirectIn(frame: Uint8Array): void {
+    const v = this.view;
+    rewritePort(frame, v.l4Off, 2, this.envoyPort);
+    this.counters[Counter.REDIRECTED]!++;
+  }
+
+  /** Outbound packet of a redirected flow (sport = Envoy port): restore the original port. */
+  private translateOut(frame: Uint8Array, slot: number, dir: Direction): void {
+    if (dir !== Direction.OUTBOUND || (this.ct.flags(slot) & CtFlag.REDIRECTED) === 0) return;
+    rewritePort(frame, this.view.l4Off, 0, this.ct.origPort(slot));
+  }
+
+  private translateAny(frame: Uint8Array, slot: number, dir: Direction): void {
+    if ((this.ct.flags(slot) & CtFlag.REDIRECTED) === 0) return;
+    if (dir === Direction.INBOUND) {
+      if (this.aliased) this.redirectIn(frame);
+    } else if (this.ct.reply) rewritePort(frame, this.view.l4Off, 0, this.ct.origPort(slot));
+  }
+
+  private unknownWorkload(frame: Uint8Array, marker: Marker): void {
+    if (this.unknownPass) {
+      if (marker === Marker.TOKEN && this.strip(frame)) return this.forward();
+      if (marker === Marker.NONE) return this.forward();
+    }
+    this.rejects[Reason.UNKNOWN_WORKLOAD]!++;
+    this.drop(Reason.UNKNOWN_WORKLOAD);
+  }
+
+  private unknownFlow(frame: Uint8Array, dir: Direction, marker: Marker): void {
+    const v = this.view;
+    if (this.unknownPass && this.policy.workloadOf(dir === Direction.OUTBOUND ? v.srcIp : v.dstIp) < 0) {
+      this.unknownWorkload(frame, marker);
+      return;
+    }
+    this.counters[Counter.UNKNOWN_FLOW_DROPPED]!++;
+    this.drop(Reason.OK);
+  }
+
+  /** Audit mode: a failed handshake step is logged and the flow let through untracked-by-token. */
+  private auditPassthrough(
+    saddr: number,
+    daddr: number,
+    sport: number,
+    dport: number,
+    flags: number,
+    reason: number,
+    rule: number,
+    peerId: number,
+    seq: number,
+    now: number,
+    redirect = false,
+    frame: Uint8Array | null = null,
+  ): void {
+    const ct = this.ct;
+    const s = (flags & CtFlag.LOCAL_CLIENT) !== 0
+      ? ct.insert(saddr, daddr, sport, dport, CtState.ESTABLISHED, flags | CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED | CtFlag.IP_IDENTITY, now)
+      : this.insertServer(saddr, daddr, sport, dport, redirect, CtState.ESTABLISHED, flags | CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED | CtFlag.IP_IDENTITY, now);
+    if (s >= 0) {
+      ct.setSeq(s, seq + 1, 0);
+      ct.setVerdict(s, reason, rule, peerId);
+      this.decision(s, EventVerdict.AUDIT, reason, now);
+    }
+    this.counters[Counter.AUDIT_FORWARDED]!++;
+    if (redirect && frame !== null) this.redirectIn(frame);
+    this.forward();
+  }
+
+  /** Drops an entry that a verified new handshake replaces. */
+  private replaceExisting(slot: number, now: number): void {
+    this.counters[Counter.PORT_REUSE]!++;
+    this.closeFlow(slot, now);
+    this.ct.remove(slot);
+  }
+
+  /** Marks a flow closed (reporting it once) without removing it: it lingers for the closing timeout. */
+  private closeFlow(slot: number, now: number): void {
+    const ct = this.ct;
+    const state = ct.state(slot);
+    if (state === CtState.CLOSED) return;
+    const fl = ct.flags(slot);
+    if ((fl & CtFlag.AUTHORIZED) !== 0 && (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT)) {
+      this.pushEvent(EventKind.CLOSE, slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, ct.reason(slot), now);
+      this.counters[Counter.FLOWS_CLOSED]!++;
+    }
+    ct.setState(slot, CtState.CLOSED);
+  }
+
+  private authorizedNow(slot: number, now: number): void {
+    this.counters[Counter.FLOWS_AUTHORIZED]!++;
+    const fl = this.ct.flags(slot);
+    this.decision(slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, this.ct.reason(slot), now);
+  }
+
+  private decision(slot: number, verdict: EventVerdict, reason: number, now: number): void {
+    if (verdict !== EventVerdict.ALLOW) this.rejects[reason & 0xff]!++;
+    this.pushEvent(EventKind.DECISION, slot, verdict, reason, now);
+    this.ct.addFlags(slot, CtFlag.REPORTED);
+  }
+
+  private pushEvent(kind: EventKind, slot: number, verdict: EventVerdict, reason: number, now: number): void {
+    const ct = this.ct;
+    const fl = ct.flags(slot);
+    const redirected = (fl & CtFlag.REDIRECTED) !== 0;
+    const created = now - (((now >>> 0) - ct.created(slot)) >>> 0);
+    this.events.push(
+      kind,
+      verdict,
+      reason,
+      (fl & CtFlag.LOCAL_CLIENT) !== 0,
+      (fl & CtFlag.IP_IDENTITY) === 0 && ct.peerId(slot) !== PEER_NONE,
+      ct.saddr(slot),
+      ct.daddr(slot),
+      ct.sport(slot),
+      redirected ? ct.origPort(slot) : ct.dport(slot),
+      redirected ? ct.dport(slot) : 0,
+      ct.ruleId(slot),
+      ct.peerId(slot),
+      now,
+      created,
+      ct.packets(slot),
+      ct.bytes(slot),
+    );
+  }
+
+  private onExpire(slot: number, now: number): void {
+    const ct = this.ct;
+    const state = ct.state(slot);
+    if (isHalfOpen(state)) {
+      this.rejects[Reason.TIMEOUT]!++;
+      this.pushEvent(EventKind.TIMEOUT, slot, EventVerdict.DENY, Reason.TIMEOUT, now);
+    } else if (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
+      const fl = ct.flags(slot);
+      this.counters[Counter.FLOWS_CLOSED]!++;
+      this.pushEvent(EventKind.CLOSE, slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, ct.reason(slot), now);
+    }
+  }
+
+  // ---------------------------------------------------------------- policy swap and queries
+
+  /**
+   * Swaps in a new policy table and re-checks every tracked flow against it. Flows it denies (in
+   * enforce mode) are revoked: counted, reported, marked so their next packet is answered with
+   * RSTs, and, when addresses can be resolved to frames (raw IPv4 link, or `macOf` given), RSTs to
+   * both ends are returned at once. Audit-mode workloads only get an event.
+   */
+  setPolicy(policy: EnginePolicy<P>, now: number): RevocationResult {
+    this.policy = policy;
+    const ct = this.ct;
+    const out: RevocationResult = { revision: policy.revision, checked: 0, revoked: 0, packets: [] };
+    for (let s = 0; s < ct.slots; s++) {
+      const state = ct.state(s);
+      if (state === CtState.FREE || state === CtState.CLOSED) continue;
+      const fl = ct.flags(s);
+      if ((fl & (CtFlag.UNENFORCED | CtFlag.REVOKED)) !== 0) continue;
+      out.checked++;
+      const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+      const wl = policy.workloadOf(localClient ? ct.saddr(s) : ct.daddr(s));
+      const port = (fl & CtFlag.REDIRECTED) !== 0 ? ct.origPort(s) : ct.dport(s);
+      const verified = (fl & CtFlag.IP_IDENTITY) === 0;
+      let peerId = ct.peerId(s);
+      if (!verified || peerId === PEER_NONE) peerId = policy.ipPeerId(localClient ? ct.daddr(s) : ct.saddr(s));
+      let deny: boolean;
+      let rule: number;
+      let mode: Mode;
+      if (wl < 0) {
+        deny = !this.unknownPass;
+        rule = RULE_NONE;
+        mode = Mode.ENFORCE;
+      } else {
+        mode = policy.mode(wl);
+        if (mode === Mode.OFF) continue;
+        const d = localClient ? policy.egress(wl, peerId, IPPROTO_TCP, port, verified) : policy.ingress(wl, peerId, IPPROTO_TCP, port, verified);
+        deny = decisionDenies(d);
+        rule = decisionRule(d);
+      }
+      if (!deny) continue;
+      if (mode === Mode.AUDIT) {
+        if ((fl & CtFlag.AUDIT_DENIED) === 0) {
+          ct.addFlags(s, CtFlag.AUDIT_DENIED);
+          this.pushEvent(EventKind.REVOKE, s, EventVerdict.AUDIT, Reason.REVOKED, now);
+        }
+        continue;
+      }
+      out.revoked++;
+      this.counters[Counter.REVOKED]!++;
+      this.rejects[Reason.REVOKED]!++;
+      ct.setVerdict(s, Reason.REVOKED, rule, ct.peerId(s));
+      this.pushEvent(EventKind.REVOKE, s, EventVerdict.DENY, Reason.REVOKED, now);
+      this.revocationRsts(s, out.packets);
+      ct.addFlags(s, CtFlag.REVOKED | CtFlag.REPORTED);
+      ct.clearFlags(s, CtFlag.AUTHORIZED);
+      // Leave half-open accounting; linger as CLOSED so stragglers get RSTs.
+      if (isHalfOpen(state)) ct.setState(s, CtState.FIN_WAIT);
+      else if (state === CtState.ESTABLISHED) ct.setState(s, CtState.FIN_WAIT);
+    }
+    return out;
+  }
+
+  /** RSTs to both ends of a revoked flow, built from the tuple and the tracked next sequence numbers. */
+  private revocationRsts(s: number, into: OutboxEntry[]): void {
+    const ct = this.ct;
+    const eth = this.linkType === LinkType.ETHERNET;
+    if (eth && this.macOf === null) return;
+    const localClient = (ct.flags(s) & CtFlag.LOCAL_CLIENT) !== 0;
+    const redirected = (ct.flags(s) & CtFlag.REDIRECTED) !== 0;
+    const c = ct.saddr(s);
+    const srv = ct.daddr(s);
+    const cport = ct.sport(s);
+    const localPort = ct.dport(s);
+    const wirePort = redirected ? ct.origPort(s) : localPort;
+    const seqC = ct.seqOrig(s);
+    const seqS = ct.seqReply(s);
+    // To the server (as if from the client) and to the client (as if from the server).
+    const toServer = { from: c, to: srv, sport: cport, dport: localClient ? wirePort : localPort, seq: seqC, ack: seqS, dir: localClient ? Direction.OUTBOUND : Direction.INBOUND };
+    const toClient = { from: srv, to: c, sport: localClient ? wirePort : wirePort, dport: cport, seq: seqS, ack: seqC, dir: localClient ? Direction.INBOUND : Direction.OUTBOUND };
+    for (const p of [toServer, toClient]) {
+      const buf = new Uint8Array(128);
+      const spec = {
+        srcIp: p.from,
+        dstIp: p.to,
+        srcPort: p.sport,
+        dstPort: p.dport,
+        seq: p.seq,
+        ack: p.ack,
+        flags: TCP_FLAG_RST | TCP_FLAG_ACK,
+        window: 0,
+        ...(eth ? { srcMac: this.macOf!(p.from), dstMac: this.macOf!(p.to) } : {}),
+      };
+      const n = writeTcpFrame(buf, 0, spec, this.linkType);
+      if (n > 0) {
+        into.push({ buf, length: n, direction: p.dir });
+        this.counters[Counter.RSTS_SENT]!++;
+      }
+    }
+  }
+
+  /**
+   * The port a client dialled, for a flow the local workload sees as client:clientPort ->
+   * local:localPort (e.g. an Envoy inbound listener asking for the original destination). Returns
+   * the original port for redirected flows, localPort for tracked unredirected flows, -1 if unknown.
+   */
+  originalDstPort(clientIp: number, clientPort: number, localIp: number, localPort: number, now: number): number {
+    const s = this.ct.lookup(clientIp >>> 0, localIp >>> 0, clientPort, localPort, now);
+    if (s < 0 || this.ct.reply) return -1;
+    return (this.ct.flags(s) & CtFlag.REDIRECTED) !== 0 ? this.ct.origPort(s) : localPort;
+  }
+
+  /** Snapshot of the counters by name (off the hot path). */
+  counterSnapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < COUNTER_NAMES.length; i++) out[COUNTER_NAMES[i]!] = this.counters[i]!;
+    out['forward'] = this.verdicts[Verdict.FORWARD]!;
+    out['drop'] = this.verdicts[Verdict.DROP]!;
+    out['reset'] = this.verdicts[Verdict.RESET]!;
+    return out;
+  }
+}
+
+/** True iff the TCP options in b[i..end) contain a kind-253 option with our ExID, or are malformed. */
+function hasSyngateOption(b: Uint8Array, i: number, end: number): boolean {
+  while (i < end) {
+    const k = b[i]!;
+    if (k === 0) return false;
+    if (k === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return true;
+    const l = b[i + 1]!;
+    if (l < 2 || i + l > end) return true;
+    if (k === 253) return true;
+    i += l;
+  }
+  return false;
+}
+
+/** Rewrites the 16-bit port at l4 + at (0 = source, 2 = destination) with an incremental checksum update (RFC 1624). */
+function rewritePort(b: Uint8Array, l4: number, at: number, port: number): void {
+  const p = l4 + at;
+  const old = (b[p]! << 8) | b[p + 1]!;
+  if (old === port) return;
+  b[p] = port >>> 8;
+  b[p + 1] = port & 0xff;
+  const c = l4 + 16;
+  const nc = csumUpdate16((b[c]! << 8) | b[c + 1]!, old, port);
+  b[c] = nc >>> 8;
+  b[c + 1] = nc & 0xff;
+}
