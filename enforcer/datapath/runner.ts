@@ -2,7 +2,9 @@
 // until (and alongside) the daemon's `syngate run`. Usage:
 //   node runner.js --datapath nfqueue --workload-if lan0 [--queue-base N] [--fail-open] [--keep-rules]
 //   node runner.js --datapath pcap --inside ein --outside eout [--skip-offload-check]
-//   common: [--handler pass] [--status FILE]
+//   common: [--handler pass|auth] [--status FILE]
+// Handlers: `pass` forwards everything unchanged; `auth` also declares a flow authorized at its first
+// non-SYN ACK (what the engine does after a verified handshake), to exercise the connmark fast path.
 // Invariants: prints exactly one line `ready` on stdout once the adapter is ready (or exits 2 with the
 // error on stderr); on SIGTERM/SIGINT stops the adapter (removing rules unless --keep-rules) and
 // exits 0; `--status FILE` is rewritten (atomically, by rename) every 200 ms and at exit with the
@@ -10,7 +12,22 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { isSyngateError } from '../errors.js';
 import { createDatapath, passThroughHandler } from './index.js';
-import type { DatapathAdapter, DatapathOptions } from './types.js';
+import type { DatapathAdapter, DatapathOptions, FrameHandler } from './types.js';
+import { LinkType, Verdict } from '../engine/types.js';
+import { TCP_FLAG_ACK, TCP_FLAG_SYN, TCP_OFF_FLAGS, ipv4Offset, tcpOffset } from './frame.js';
+
+/** Forwards everything; a TCP segment with ACK and without SYN marks its flow authorized. */
+export function authAtAckHandler(link: LinkType): FrameHandler {
+  return (frame, off, len, _dir, out) => {
+    out.verdict = Verdict.FORWARD;
+    out.length = len;
+    const l3 = ipv4Offset(frame, off, len, link);
+    const l4 = l3 < 0 ? -1 : tcpOffset(frame, l3, off + len);
+    if (l4 < 0) return;
+    const f = frame[l4 + TCP_OFF_FLAGS] ?? 0;
+    out.authorized = (f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === TCP_FLAG_ACK;
+  };
+}
 
 function arg(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -40,14 +57,15 @@ export async function runnerMain(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const handlerName = arg(argv, '--handler') ?? 'pass';
-  if (handlerName !== 'pass') {
-    process.stderr.write(`runner: unknown --handler '${handlerName}' (only 'pass'; the engine runs under \`syngate run\`)\n`);
+  const handler = handlerName === 'pass' ? passThroughHandler : handlerName === 'auth' ? authAtAckHandler(opts.kind === 'nfqueue' ? LinkType.RAW_IPV4 : LinkType.ETHERNET) : null;
+  if (handler === null) {
+    process.stderr.write(`runner: unknown --handler '${handlerName}' (pass | auth; the engine runs under \`syngate run\`)\n`);
     return 2;
   }
   let adapter: DatapathAdapter;
   try {
     adapter = createDatapath(opts);
-    await adapter.start(passThroughHandler);
+    await adapter.start(handler);
   } catch (e) {
     process.stderr.write(`runner: ${e instanceof Error ? e.message : String(e)}${isSyngateError(e) ? ` [${e.code}]` : ''}\n`);
     return 2;

@@ -16,12 +16,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SyngateError } from '../../enforcer/errors.js';
-import type { FlowRecord } from '../../enforcer/engine/flow-record.js';
-import { loadScenario } from '../../enforcer/sim/scenario.js';
-import type { Scenario } from '../../enforcer/sim/scenario.js';
-import { formatTable, toJson } from '../../enforcer/sim/output.js';
-import type { ConnectionResult, SimulateJson, SimulationResult } from '../../enforcer/sim/output.js';
+import { SyngateError } from '../../errors.js';
+import type { FlowRecord } from '../../engine/flow-record.js';
+import { loadScenario } from '../../sim/scenario.js';
+import type { Scenario } from '../../sim/scenario.js';
+import { formatTable, toJson } from '../../sim/output.js';
+import type { ConnectionResult, SimulateJson, SimulationResult } from '../../sim/output.js';
 import { planLab, LabPlanError } from './plan.js';
 import type { LabDatapath, LabPlan, LabPod } from './plan.js';
 import { DEFAULT_LAB_DIR, readState, sameProcess, procStart, statePath, writeState } from './state.js';
@@ -35,7 +35,7 @@ export type Log = (line: string) => void;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The repository root (holds package.json): scripts/lab -> ../.. ; dist/scripts/lab -> ../../.. */
+/** The repository root (holds package.json and scripts/lab/): enforcer/datapath/lab -> ../../.. ; dist/... -> one more. */
 export function repoRoot(): string {
   let d = here;
   for (let i = 0; i < 6; i++) {

@@ -14,7 +14,7 @@
 //    node), so they reach the cluster only through other nodes' enforcers;
 //  - pods use a /32 address and a default route via their node's gateway: same-node traffic is
 //    routed through the node (and its enforcer) instead of being bridged pod to pod.
-import type { Scenario, ScenarioWorkload } from '../../enforcer/sim/scenario.js';
+import type { Scenario, ScenarioWorkload } from '../../sim/scenario.js';
 
 export type LabDatapath = 'nfqueue' | 'pcap';
 
