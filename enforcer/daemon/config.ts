@@ -161,9 +161,14 @@ function rangeStart(n: unknown): number | undefined {
   return undefined;
 }
 
+/** `a.b[0].c`; a key that is not a plain identifier is shown quoted, `a["we:ird"]`, so the message stays parseable. */
 function fieldName(path: Path): string {
   let s = '';
-  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s === '' ? seg : `.${seg}`;
+  for (const seg of path) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(seg)) s += `[${JSON.stringify(seg)}]`;
+    else s += s === '' ? seg : `.${seg}`;
+  }
   return s === '' ? '(top level)' : s;
 }
 
