@@ -29,6 +29,11 @@ import {
   ed25519PublicFromRaw,
   type HmacKey,
   id16,
+  idEquals,
+  idNum,
+  macOut,
+  macOutHi,
+  macOutLo,
   macTranscript,
   RandomPool,
   rawPublicKey,
@@ -203,6 +208,8 @@ class CredEntry {
 class DocEntry {
   gen = -1;
   status: Reason = Reason.OK;
+  /** Pair keys with our local keys, by LocalKey.no (bounded globally by the pair ring). */
+  readonly pairs = new Map<number, HmacKey>();
   private ephObj: KeyObject | null = null;
   constructor(
     readonly idKey: string,
@@ -287,8 +294,9 @@ export class ClientHandshake {
   /** SYN token bytes (kind byte + protobuf). */
   token: Uint8Array = EMPTY;
   cold = false;
-  readonly nonce = Buffer.alloc(NONCE_LEN);
-  readonly binding = Buffer.alloc(BINDING_LEN);
+  // Fully written by buildSyn before any read (allocUnsafe draws from Node's pool).
+  readonly nonce = Buffer.allocUnsafe(NONCE_LEN);
+  readonly binding = Buffer.allocUnsafe(BINDING_LEN);
   key: LocalKey | null = null;
   referencedDoc: DocEntry | null = null;
   ackTag: Buffer | null = null;
@@ -304,9 +312,10 @@ export class ServerHandshake {
   /** SYN-ACK token bytes after buildSynAck. */
   token: Uint8Array = EMPTY;
   cold = false;
-  readonly nonceC = Buffer.alloc(NONCE_LEN);
-  readonly nonceS = Buffer.alloc(NONCE_LEN);
-  readonly binding = Buffer.alloc(BINDING_LEN);
+  // Written by verifySyn / buildSynAck before any read (allocUnsafe draws from Node's pool).
+  readonly nonceC = Buffer.allocUnsafe(NONCE_LEN);
+  readonly nonceS = Buffer.allocUnsafe(NONCE_LEN);
+  readonly binding = Buffer.allocUnsafe(BINDING_LEN);
   referencedKey: LocalKey | null = null;
   clientDoc: DocEntry | null = null;
   ackTag: Buffer | null = null;
@@ -339,19 +348,22 @@ export class IdentityAgent {
   private readonly denySerials = new Set<string>();
   private readonly denySpiffe = new Set<string>();
   private readonly creds: BoundedMap<string, CredEntry>;
-  private readonly docs: BoundedMap<string, DocEntry>;
+  private readonly docs: BoundedMap<number, DocEntry>;
   private readonly negative: BoundedMap<string, NegativeEntry>;
-  private readonly pairs: BoundedMap<string, HmacKey>;
+  // FIFO ring bounding the number of pair keys held across all DocEntry.pairs maps.
+  private readonly pairRingDoc: Array<DocEntry | null>;
+  private readonly pairRingNo: Int32Array;
+  private pairRingPos = 0;
+  private pairCount = 0;
   private readonly hints: BoundedMap<number, PeerHint>;
   private readonly replay: ReplayCache;
   private readonly budget: TokenBuckets;
   private readonly rng = new RandomPool();
-  private readonly localKeys = new Map<string, LocalKey>();
+  private readonly localKeys = new Map<number, LocalKey>();
   private readonly workloads: LocalWorkload[] = [];
   private readonly byIp = new Map<number, LocalWorkload>();
   private keyNo = 0;
   private readonly bind = Buffer.alloc(BINDING_LEN);
-  private readonly tsSyn = Buffer.alloc(TS_SYN_LEN);
 
   constructor(opts: IdentityAgentOptions) {
     this.config = { ...DEFAULT_IDENTITY_CONFIG, ...(opts.config ?? {}) };
@@ -361,7 +373,8 @@ export class IdentityAgent {
     this.creds = new BoundedMap(c.credCacheSize);
     this.docs = new BoundedMap(c.docCacheSize);
     this.negative = new BoundedMap(c.negativeCacheSize);
-    this.pairs = new BoundedMap(c.pairCacheSize);
+    this.pairRingDoc = new Array<DocEntry | null>(c.pairCacheSize).fill(null);
+    this.pairRingNo = new Int32Array(c.pairCacheSize);
     this.hints = new BoundedMap(c.peerHintSize);
     this.replay = new ReplayCache(c.replayCapacityLog2, c.synMaxAgeSec + 2 * c.clockSkewSec + 1);
     this.budget = new TokenBuckets(c.budgetPerSource, c.budgetGlobal, c.budgetTableLog2);
@@ -464,7 +477,7 @@ export class IdentityAgent {
     const k = new LocalKey(++this.keyNo, w, privateKey, ephRaw, docBytes, docId, keyOf(docId), cred, nowSec, notAfter);
     w.current = k;
     w.keys.push(k);
-    this.localKeys.set(k.docIdKey, k);
+    this.localKeys.set(idNum(docId), k);
     return k;
   }
 
@@ -513,9 +526,8 @@ export class IdentityAgent {
         const k = w.keys[i];
         if (k !== undefined && k !== w.current && nowSec > k.notAfter + skew) {
           w.keys.splice(i, 1);
-          this.localKeys.delete(k.docIdKey);
-          const prefix = `${k.no}:`;
-          this.pairs.sweep((_v, key) => key.startsWith(prefix));
+          this.localKeys.delete(idNum(k.docId));
+          for (const d of this.docs.values()) d.pairs.delete(k.no);
         }
       }
     }
@@ -609,7 +621,7 @@ export class IdentityAgent {
    * Resolves a presented (credential, document) pair to a verified DocEntry, running cheap
    * checks for both before any signature. Returns the entry or a Reason.
    */
-  private resolve(credBytes: Uint8Array, docBytes: Uint8Array, src: number, nowMs: number, extraOps: number): DocEntry | Reason {
+  private resolve(credBytes: Uint8Array, docBytes: Uint8Array, src: number, nowMs: number): DocEntry | Reason {
     const nowSec = Math.floor(nowMs / 1000);
     // --- credential, cheap part
     const credId = id16(credBytes);
@@ -642,8 +654,9 @@ export class IdentityAgent {
     // --- document, cheap part
     const docId = id16(docBytes);
     const docKey = keyOf(docId);
-    const cachedDoc = this.docs.get(docKey);
-    if (cachedDoc !== undefined) {
+    const docNum = idNum(docId);
+    const cachedDoc = this.docs.get(docNum);
+    if (cachedDoc !== undefined && idEquals(cachedDoc.id, docId)) {
       if (cachedDoc.cred.idKey !== credKey) return Reason.UNTRUSTED_ISSUER;
       this.stats.docCacheHits++;
       const st = this.checkDoc(cachedDoc, nowSec);
@@ -674,7 +687,7 @@ export class IdentityAgent {
     if (t !== Reason.OK) return t;
     if (this.denySpiffe.has(sp.value.id)) return Reason.REVOKED;
     // --- budget for the expensive part
-    const ops = (cred === undefined ? 1 : 0) + 1 + extraOps;
+    const ops = (cred === undefined ? 1 : 0) + 1;
     if (!this.budget.take(src, ops, nowMs)) {
       this.stats.rateLimited++;
       return Reason.RATE_LIMITED;
@@ -734,31 +747,39 @@ export class IdentityAgent {
       notAfter: body.notAfter,
     });
     const entry = new DocEntry(docKey, Buffer.from(docId), copy(docBytes), cred, ephRaw, keyOf(ephRaw), body.notBefore, body.notAfter, peer);
-    this.docs.set(docKey, entry);
+    this.docs.set(docNum, entry);
     return entry;
   }
 
   /** Pair key for (local key, peer document): cached, else one X25519 + HKDF. */
   private pairFor(k: LocalKey, d: DocEntry): HmacKey | null {
-    const key = `${k.no}:${d.ephKeyStr}`;
-    const hit = this.pairs.get(key);
+    const hit = d.pairs.get(k.no);
     if (hit !== undefined) {
       this.stats.pairCacheHits++;
       return hit;
     }
     this.stats.pairCacheMisses++;
+    let p: HmacKey;
     try {
       this.stats.x25519Derivations++;
-      const p = derivePairKey(k.ephPriv, k.ephRaw, d.ephKey(), d.ephRaw);
-      this.pairs.set(key, p);
-      return p;
+      p = derivePairKey(k.ephPriv, k.ephRaw, d.ephKey(), d.ephRaw);
     } catch {
       return null;
     }
+    const cap = this.pairRingNo.length;
+    const pos = this.pairRingPos;
+    const old = this.pairRingDoc[pos];
+    if (old !== null && old !== undefined && old.pairs.delete(this.pairRingNo[pos] ?? -1)) this.pairCount--;
+    this.pairRingDoc[pos] = d;
+    this.pairRingNo[pos] = k.no;
+    this.pairRingPos = (pos + 1) % cap;
+    if (!d.pairs.has(k.no)) this.pairCount++;
+    d.pairs.set(k.no, p);
+    return p;
   }
 
   private hasPair(k: LocalKey, d: DocEntry): boolean {
-    return this.pairs.get(`${k.no}:${d.ephKeyStr}`) !== undefined;
+    return d.pairs.has(k.no);
   }
 
   // ------------------------------------------------------------------ client side
@@ -794,7 +815,7 @@ export class IdentityAgent {
     this.rng.fill(hs.nonce, 0, NONCE_LEN);
     writeBinding(binding, 0, hs.binding, 0);
     const full = hint === undefined || hint.seenDocIdKey !== k.docIdKey;
-    const ts = this.tsSyn;
+    const ts = transcript;
     TS_LABEL_SYN.copy(ts, 0);
     k.docId.copy(ts, TS_OFF_CLIENT_DOC);
     (hint !== undefined ? hint.serverDoc.id : ZERO_ID).copy(ts, TS_OFF_PEER_DOC);
@@ -814,15 +835,15 @@ export class IdentityAgent {
         hs.reason = Reason.MALFORMED;
         return hs;
       }
-      ts.copy(transcript, 0, 0, TS_SYN_LEN);
-      msg.mac = macTranscript(pair, TS_SYN_LEN);
+      macTranscript(pair, TS_SYN_LEN);
+      msg.mac = macOut;
       msg.peerDocId = hint.serverDoc.id;
       hs.referencedDoc = hint.serverDoc;
       hint.lastWarmPort = binding.srcPort;
       hint.lastWarmIsn = binding.isnC >>> 0;
       this.stats.warmSyns++;
     } else {
-      msg.sig = crypto.sign(null, Buffer.concat([SYN_SIG_CONTEXT, ts]), k.cred.nodeKey);
+      msg.sig = crypto.sign(null, Buffer.concat([SYN_SIG_CONTEXT, ts.subarray(0, TS_SYN_LEN)]), k.cred.nodeKey);
       this.stats.signaturesCreated++;
       this.stats.coldSyns++;
       hs.cold = true;
@@ -873,7 +894,7 @@ export class IdentityAgent {
     const nowSec = Math.floor(nowMs / 1000);
     let serverDoc: DocEntry;
     if (full) {
-      const res = this.resolve(m.cred, m.doc, binding.dstIp >>> 0, nowMs, 1);
+      const res = this.resolve(m.cred, m.doc, binding.dstIp >>> 0, nowMs);
       if (typeof res === 'number') return res;
       serverDoc = res;
     } else {
@@ -883,9 +904,9 @@ export class IdentityAgent {
     }
     const pair = this.pairFor(hs.key, serverDoc);
     if (pair === null) return Reason.MALFORMED;
-    const tag = this.handshakeMac(pair, hs.key.docId, serverDoc.id, hs.nonce, m.nonce, this.bind);
-    if (!ctEqual(tag, 0, m.mac, 0, HS_TAG_LEN)) return Reason.BAD_MAC;
-    hs.ackTag = tag.subarray(HS_TAG_LEN, 2 * HS_TAG_LEN);
+    this.handshakeMac(pair, hs.key.docId, serverDoc.id, hs.nonce, m.nonce, this.bind);
+    if (!crypto.timingSafeEqual(macOutLo, m.mac)) return Reason.BAD_MAC;
+    hs.ackTag = Buffer.from(macOutHi);
     hs.peer = serverDoc.peer;
     let hint = this.hints.get(hs.hintKey);
     if (hint === undefined) {
@@ -909,15 +930,16 @@ export class IdentityAgent {
     return w.finish();
   }
 
-  private handshakeMac(pair: HmacKey, clientDocId: Buffer, serverDocId: Buffer, nc: Uint8Array, ns: Uint8Array, bind: Buffer): Buffer {
+  /** macOut = HMAC(pair, handshake transcript); halves are the SYN-ACK and ACK tags. */
+  private handshakeMac(pair: HmacKey, clientDocId: Buffer, serverDocId: Buffer, nc: Uint8Array, ns: Uint8Array, bind: Buffer): void {
     const t = transcript;
     TS_LABEL_HS.copy(t, 0);
     clientDocId.copy(t, TH_OFF_CLIENT_DOC);
     serverDocId.copy(t, TH_OFF_SERVER_DOC);
-    t.set(nc.subarray(0, NONCE_LEN), TH_OFF_NC);
-    t.set(ns.subarray(0, NONCE_LEN), TH_OFF_NS);
+    t.set(nc, TH_OFF_NC);
+    t.set(ns, TH_OFF_NS);
     bind.copy(t, TH_OFF_BINDING, 0, BINDING_LEN);
-    return macTranscript(pair, TH_LEN);
+    macTranscript(pair, TH_LEN);
   }
 
   // ------------------------------------------------------------------ server side
@@ -967,8 +989,8 @@ export class IdentityAgent {
     // Which of our keys the client used (warm), and which we answer with.
     let refKey: LocalKey | null = null;
     if (warm) {
-      refKey = this.localKeys.get(keyOf(m.peerDocId)) ?? null;
-      if (refKey === null || refKey.workload !== local || nowSec > refKey.notAfter + skew) {
+      refKey = this.localKeys.get(idNum(m.peerDocId)) ?? null;
+      if (refKey === null || !idEquals(refKey.docId, m.peerDocId) || refKey.workload !== local || nowSec > refKey.notAfter + skew) {
         this.stats.staleCache++;
         return Reason.STALE_CACHE;
       }
@@ -977,14 +999,12 @@ export class IdentityAgent {
     if (cur === null) return Reason.EXPIRED;
     let doc: DocEntry;
     if (full) {
-      // Budget covers the SYN signature (cold) and the pair derivation for our SYN-ACK.
-      const extra = warm ? 1 : 2;
-      const res = this.resolve(m.cred, m.doc, src, nowMs, extra);
+      const res = this.resolve(m.cred, m.doc, src, nowMs);
       if (typeof res === 'number') return res;
       doc = res;
     } else {
-      const d = this.docs.get(keyOf(m.docId));
-      if (d === undefined) {
+      const d = this.docs.get(idNum(m.docId));
+      if (d === undefined || !idEquals(d.id, m.docId)) {
         this.stats.docCacheMisses++;
         this.stats.staleCache++;
         return Reason.STALE_CACHE;
@@ -993,13 +1013,14 @@ export class IdentityAgent {
       const st = this.checkDoc(d, nowSec);
       if (st !== Reason.OK) return st;
       doc = d;
-      const ops = (warm ? 0 : 1) + (this.hasPair(cur, d) ? 0 : 1) + (refKey !== null && refKey !== cur && !this.hasPair(refKey, d) ? 1 : 0);
-      if (ops > 0 && !this.budget.take(src, ops, nowMs)) {
-        this.stats.rateLimited++;
-        return Reason.RATE_LIMITED;
-      }
     }
-    const ts = this.tsSyn;
+    // Budget for what is left: the SYN signature (cold) and X25519 derivations.
+    const ops = (warm ? 0 : 1) + (this.hasPair(cur, doc) ? 0 : 1) + (refKey !== null && refKey !== cur && !this.hasPair(refKey, doc) ? 1 : 0);
+    if (ops > 0 && !this.budget.take(src, ops, nowMs)) {
+      this.stats.rateLimited++;
+      return Reason.RATE_LIMITED;
+    }
+    const ts = transcript;
     TS_LABEL_SYN.copy(ts, 0);
     doc.id.copy(ts, TS_OFF_CLIENT_DOC);
     (refKey !== null ? refKey.docId : ZERO_ID).copy(ts, TS_OFF_PEER_DOC);
@@ -1009,13 +1030,14 @@ export class IdentityAgent {
     if (refKey !== null) {
       const pair = this.pairFor(refKey, doc);
       if (pair === null) return Reason.MALFORMED;
-      ts.copy(transcript, 0, 0, TS_SYN_LEN);
-      const mac = macTranscript(pair, TS_SYN_LEN);
-      if (!ctEqual(mac, 0, m.mac, 0, SYN_MAC_LEN)) return Reason.BAD_MAC;
+      macTranscript(pair, TS_SYN_LEN);
+      if (!crypto.timingSafeEqual(macOut, m.mac)) return Reason.BAD_MAC;
       this.stats.warmSyns++;
     } else {
       this.stats.signaturesVerified++;
-      if (!crypto.verify(null, Buffer.concat([SYN_SIG_CONTEXT, ts]), doc.cred.nodeKey, m.sig)) return Reason.BAD_SIGNATURE;
+      if (!crypto.verify(null, Buffer.concat([SYN_SIG_CONTEXT, ts.subarray(0, TS_SYN_LEN)]), doc.cred.nodeKey, m.sig)) {
+        return Reason.BAD_SIGNATURE;
+      }
       this.stats.coldSyns++;
       hs.cold = true;
     }
@@ -1050,13 +1072,13 @@ export class IdentityAgent {
     }
     this.rng.fill(hs.nonceS, 0, NONCE_LEN);
     hs.binding.writeUInt32BE(isnS >>> 0, BIND_OFF_ISN_S);
-    const tag = this.handshakeMac(pair, hs.clientDoc.id, cur.docId, hs.nonceC, hs.nonceS, hs.binding);
-    hs.ackTag = tag.subarray(HS_TAG_LEN, 2 * HS_TAG_LEN);
+    this.handshakeMac(pair, hs.clientDoc.id, cur.docId, hs.nonceC, hs.nonceS, hs.binding);
+    hs.ackTag = Buffer.from(macOutHi);
     const msg: Partial<SynAckTokenFields> = {
       nonce: hs.nonceS,
       peerNonce: hs.nonceC,
       binding: hs.binding,
-      mac: tag.subarray(0, HS_TAG_LEN),
+      mac: macOutLo,
     };
     if (hs.referencedKey !== cur) {
       msg.cred = cur.cred.bytes;
@@ -1090,7 +1112,7 @@ export class IdentityAgent {
       return Reason.MALFORMED;
     }
     if (m.mac.length !== HS_TAG_LEN) return Reason.MALFORMED;
-    if (!ctEqual(m.mac, 0, hs.ackTag, 0, HS_TAG_LEN)) return Reason.BAD_MAC;
+    if (!crypto.timingSafeEqual(m.mac, hs.ackTag)) return Reason.BAD_MAC;
     return this.checkDoc(hs.clientDoc, Math.floor(nowMs / 1000));
   }
 
@@ -1103,7 +1125,8 @@ export class IdentityAgent {
   clearCaches(): void {
     this.creds.clear();
     this.docs.clear();
-    this.pairs.clear();
+    this.pairRingDoc.fill(null);
+    this.pairCount = 0;
     this.hints.clear();
     this.negative.clear();
   }
@@ -1113,7 +1136,7 @@ export class IdentityAgent {
     return {
       credentials: this.creds.size,
       documents: this.docs.size,
-      pairKeys: this.pairs.size,
+      pairKeys: this.pairCount,
       peerHints: this.hints.size,
       negative: this.negative.size,
       replay: this.replay.size,

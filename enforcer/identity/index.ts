@@ -36,3 +36,4 @@ export {
   type DecodedCredential,
 } from './pki.js';
 export { parseSpiffeId, requireSpiffeId, type ParsedSpiffeId } from './spiffe.js';
+export { forgeSyn, synWithStolenCredential, foreignPki, credentialWithWindow, rebindSyn, type ForgeSynOptions } from './attacks.js';
