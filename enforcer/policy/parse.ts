@@ -86,6 +86,9 @@ export function loadPolicyTexts(inputs: readonly { file: string; text: string }[
       policies.push(p);
     }
   }
+  // Stable order for humans: per file, by position (files keep their input order).
+  const fileOrder = new Map(inputs.map((inp, i) => [inp.file, i]));
+  diagnostics.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
   return { policies, diagnostics, files: inputs.map((i) => i.file) };
 }
 
@@ -802,7 +805,6 @@ function parseK8sPort(r: Reader, node: unknown, path: string): K8sPort | undefin
     if (p === 'TCP' || p === 'UDP' || p === 'SCTP') out.protocol = p;
     else if (p !== undefined) {
       r.error(f.get('protocol'), join(path, 'protocol'), `unknown protocol "${p}" (expected TCP, UDP or SCTP)`);
-      return undefined;
     }
   }
   if (f.has('port') && !r.isNull(f.get('port'))) {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerRun } from './run.js';
 import { registerLab } from './lab.js';
+import { registerPolicy } from './policy.js';
 
 export type SetStatus = (status: number) => void;
 export type RegisterCommand = (program: Command, setStatus: SetStatus) => void;
@@ -12,4 +13,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerBench,
   registerRun,
   registerLab,
+  registerPolicy,
 ];
