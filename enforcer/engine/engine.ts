@@ -19,14 +19,29 @@
 import { ConntrackTable, CtFlag, CtState, isHalfOpen, PEER_NONE, RULE_NONE, Sweeper, type ConntrackOptions } from '../conntrack/index.js';
 import { Reason } from '../reasons.js';
 import { SyngateError } from '../errors.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../packet/constants.js';
-import { csumUpdate16 } from '../packet/checksum.js';
-import { findMarker, Marker } from '../packet/marker.js';
-import { readRejectReason, writeBareAck, writeRejectRst, writeRstForward, writeRstReply } from '../packet/rst.js';
-import { PacketKind, ParseStatus } from '../packet/status.js';
-import { insertToken, stripToken } from '../packet/token.js';
-import { PacketView, parseFrame } from '../packet/view.js';
-import { writeTcpFrame } from '../packet/build.js';
+import {
+  csumUpdate16,
+  findMarker,
+  insertToken,
+  IPPROTO_ICMP,
+  IPPROTO_TCP,
+  Marker,
+  PacketKind,
+  PacketView,
+  ParseStatus,
+  parseFrame,
+  readRejectReason,
+  stripToken,
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  writeBareAck,
+  writeRejectRst,
+  writeRstForward,
+  writeRstReply,
+  writeTcpFrame,
+} from '../packet/index.js';
 import { EventKind, EventRing, EventVerdict } from './events.js';
 import { decisionDenies, decisionRule, Mode, type EngineIdentity, type EnginePolicy, type HandshakeOut, type TupleRef } from './ports.js';
 import { Direction, LinkType, Verdict, type OutboxEntry, type ProcessResult } from './types.js';
@@ -122,6 +137,10 @@ export class HsRecord<H, P> {
   token: Uint8Array | null = null;
   /** Client side: the ACK token, re-sent until the server is heard from. */
   ackToken: Uint8Array | null = null;
+  /** Client side: false when the SYN token relied on the server's cache (rebuilt on retransmission). */
+  cold = true;
+  /** Server side: the client's SYN token as verified (a retransmitted SYN with other bytes is verified again). */
+  synToken: Uint8Array | null = null;
   peer: P | null = null;
 }
 
@@ -167,7 +186,7 @@ export class Engine<H = unknown, P = unknown> {
   private readonly outViews: (readonly OutboxEntry[])[] = [];
   private outN = 0;
   private readonly tuple: TupleRef = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
-  private readonly hout: HandshakeOut<H, P> = { reason: Reason.OK, hs: null, token: null, tokenLen: 0, peer: null };
+  private readonly hout: HandshakeOut<H, P> = { reason: Reason.OK, hs: null, token: null, tokenLen: 0, peer: null, cold: true };
   /** Set by lookupFlow: the packet matched a redirected flow through its original port. */
   private aliased = false;
 
@@ -376,12 +395,21 @@ export class Engine<H = unknown, P = unknown> {
       if (slot >= 0) {
         const fl = ct.flags(slot);
         if (!ct.reply && (fl & CtFlag.LOCAL_CLIENT) !== 0 && ct.state(slot) === CtState.SYN_SENT && ct.seqOrig(slot) === seq) {
-          // Retransmitted SYN: same binding, same token.
+          // Retransmitted SYN: same binding; the same token unless it was warm (then rebuilt, cold).
           const rec = ct.handshake(slot);
           ct.touch(slot, now);
           this.counters[Counter.RETRANSMITS]!++;
-          if (rec?.token) this.forwardWithToken(frame, rec.token);
-          else this.forward();
+          if (rec !== undefined && !rec.cold) {
+            const o = this.callIdentity(0, this.tupleOf(v.srcIp, v.dstIp, v.srcPort, v.dstPort), null, seq, null, now);
+            if (o.reason === Reason.OK && o.token !== null && o.hs !== null) {
+              rec.hs = o.hs;
+              rec.token = o.token.slice(0, o.tokenLen);
+              rec.cold = o.cold;
+            }
+          }
+          if (rec?.token) {
+            if (!this.forwardWithToken(frame, rec.token)) this.drop(Reason.INTERNAL);
+          } else this.drop(Reason.INTERNAL);
           return;
         }
         if (!ct.reply && (fl & CtFlag.UNENFORCED) !== 0 && ct.state(slot) === CtState.ESTABLISHED) {
@@ -400,7 +428,7 @@ export class Engine<H = unknown, P = unknown> {
         return;
       }
       const peerIp = pol.ipPeerId(v.dstIp);
-      const d = pol.egress(wl, peerIp, IPPROTO_TCP, v.dstPort, false);
+      const d = pol.egress(wl, peerIp, v.dstIp, IPPROTO_TCP, v.dstPort);
       const deny = decisionDenies(d);
       const rule = decisionRule(d);
       if (deny && mode === Mode.ENFORCE) {
@@ -428,6 +456,7 @@ export class Engine<H = unknown, P = unknown> {
       const rec = new HsRecord<H, P>();
       rec.hs = o.hs;
       rec.token = o.token.slice(0, o.tokenLen);
+      rec.cold = o.cold;
       ct.setHandshake(s, rec);
       this.counters[Counter.HANDSHAKES_STARTED]!++;
       if (!this.forwardWithToken(frame, rec.token)) {
@@ -447,8 +476,17 @@ export class Engine<H = unknown, P = unknown> {
     if (slot >= 0) {
       const fl = ct.flags(slot);
       const state = ct.state(slot);
-      if (!ct.reply && (fl & CtFlag.LOCAL_CLIENT) === 0 && (state === CtState.SYN_RCVD || state === CtState.SYNACK_SENT) && ct.seqOrig(slot) === seq) {
-        // Retransmitted SYN of a handshake in progress: strip and forward, no second verification.
+      const rec = ct.handshake(slot);
+      if (
+        !ct.reply &&
+        (fl & CtFlag.LOCAL_CLIENT) === 0 &&
+        (state === CtState.SYN_RCVD || state === CtState.SYNACK_SENT) &&
+        ct.seqOrig(slot) === seq &&
+        (marker !== Marker.TOKEN || (rec?.synToken != null && bytesEqual(rec.synToken, frame, v.tokenOff, v.tokenLen)))
+      ) {
+        // Retransmitted SYN of a handshake in progress, same token bytes: strip and forward, no
+        // second verification (the identity layer would call it a replay). A retransmission with a
+        // new token (the client went cold) is verified as a new handshake below.
         if (marker === Marker.MALFORMED || marker === Marker.REJECT) {
           this.drop(Reason.MALFORMED);
           return;
@@ -490,7 +528,7 @@ export class Engine<H = unknown, P = unknown> {
     if (marker === Marker.NONE) {
       // A peer without an enforcer: only its address speaks for it.
       const peerIp = pol.ipPeerId(v.srcIp);
-      const d = pol.ingress(wl, peerIp, IPPROTO_TCP, origPort, false);
+      const d = pol.ingress(wl, peerIp, v.srcIp, IPPROTO_TCP, origPort);
       const deny = decisionDenies(d);
       const rule = decisionRule(d);
       if (deny && mode === Mode.ENFORCE) {
@@ -532,7 +570,7 @@ export class Engine<H = unknown, P = unknown> {
     const hs = o.hs;
     const peer = o.peer;
     const peerId = pol.peerId(peer);
-    const d = pol.ingress(wl, peerId, IPPROTO_TCP, origPort, true);
+    const d = pol.ingress(wl, peerId, v.srcIp, IPPROTO_TCP, origPort);
     const deny = decisionDenies(d);
     const rule = decisionRule(d);
     if (deny && mode === Mode.ENFORCE) {
@@ -550,6 +588,7 @@ export class Engine<H = unknown, P = unknown> {
     const rec = new HsRecord<H, P>();
     rec.hs = hs;
     rec.peer = peer;
+    rec.synToken = frame.slice(v.tokenOff, v.tokenOff + v.tokenLen);
     ct.setHandshake(s, rec);
     this.counters[Counter.HANDSHAKES_VERIFIED]!++;
     if (!this.strip(frame)) {
@@ -663,7 +702,7 @@ export class Engine<H = unknown, P = unknown> {
       const rec = ct.handshake(slot);
       if (marker === Marker.NONE) {
         const peerIp = this.policy.ipPeerId(v.srcIp);
-        const d = this.policy.egress(wl, peerIp, IPPROTO_TCP, v.srcPort, false);
+        const d = this.policy.egress(wl, peerIp, v.srcIp, IPPROTO_TCP, v.srcPort);
         const deny = decisionDenies(d);
         if (deny && mode === Mode.ENFORCE) return this.rejectBoth(frame, slot, Reason.NO_TOKEN, decisionRule(d), peerIp, now);
         ct.setVerdict(slot, deny ? Reason.NO_TOKEN : Reason.OK, decisionRule(d), peerIp);
@@ -693,7 +732,7 @@ export class Engine<H = unknown, P = unknown> {
         return this.rejectBoth(frame, slot, reason, RULE_NONE, PEER_NONE, now);
       }
       const peerId = this.policy.peerId(o.peer);
-      const d = this.policy.egress(wl, peerId, IPPROTO_TCP, v.srcPort, true);
+      const d = this.policy.egress(wl, peerId, v.srcIp, IPPROTO_TCP, v.srcPort);
       const deny = decisionDenies(d);
       const rule = decisionRule(d);
       if (deny && mode === Mode.ENFORCE) return this.rejectBoth(frame, slot, Reason.POLICY, rule, peerId, now);
@@ -743,8 +782,20 @@ export class Engine<H = unknown, P = unknown> {
     }
     if (marker === Marker.TOKEN || marker === Marker.MALFORMED) return this.drop(Reason.MALFORMED);
     const state = ct.state(slot);
+    if (state === CtState.SYN_SENT && !fromClient && ((v.flags & TCP_FLAG_ACK) === 0 || v.ack !== ((ct.seqOrig(slot) + 1) >>> 0))) {
+      // RFC 9293: in SYN-SENT an RST is acceptable only if it acknowledges our SYN.
+      return this.drop(Reason.MALFORMED);
+    }
     if (marker === Marker.REJECT && dir === Direction.INBOUND) {
       const peerReason = readRejectReason(v);
+      const rec = ct.handshake(slot);
+      if (peerReason === Reason.STALE_CACHE && state === CtState.SYN_SENT && rec !== undefined && !rec.cold) {
+        // The server lost the cache our warm SYN relied on: swallow the reject; the client TCP
+        // retransmits the SYN and it leaves cold (self-contained).
+        this.counters[Counter.PEER_REJECTS]!++;
+        this.peerRejects[peerReason]!++;
+        return this.drop(Reason.STALE_CACHE);
+      }
       this.counters[Counter.PEER_REJECTS]!++;
       this.peerRejects[peerReason & 0xff]!++;
       if (isHalfOpen(state)) {
@@ -1146,6 +1197,7 @@ export class Engine<H = unknown, P = unknown> {
     o.token = null;
     o.tokenLen = 0;
     o.peer = null;
+    o.cold = true;
     const id = this.identity;
     try {
       switch (step) {
@@ -1336,8 +1388,9 @@ export class Engine<H = unknown, P = unknown> {
       const wl = policy.workloadOf(localClient ? ct.saddr(s) : ct.daddr(s));
       const port = (fl & CtFlag.REDIRECTED) !== 0 ? ct.origPort(s) : ct.dport(s);
       const verified = (fl & CtFlag.IP_IDENTITY) === 0;
+      const peerIp = localClient ? ct.daddr(s) : ct.saddr(s);
       let peerId = ct.peerId(s);
-      if (!verified || peerId === PEER_NONE) peerId = policy.ipPeerId(localClient ? ct.daddr(s) : ct.saddr(s));
+      if (!verified || peerId === PEER_NONE) peerId = policy.ipPeerId(peerIp);
       let deny: boolean;
       let rule: number;
       let mode: Mode;
@@ -1348,7 +1401,7 @@ export class Engine<H = unknown, P = unknown> {
       } else {
         mode = policy.mode(wl);
         if (mode === Mode.OFF) continue;
-        const d = localClient ? policy.egress(wl, peerId, IPPROTO_TCP, port, verified) : policy.ingress(wl, peerId, IPPROTO_TCP, port, verified);
+        const d = localClient ? policy.egress(wl, peerId, peerIp, IPPROTO_TCP, port) : policy.ingress(wl, peerId, peerIp, IPPROTO_TCP, port);
         deny = decisionDenies(d);
         rule = decisionRule(d);
       }
@@ -1451,6 +1504,12 @@ function hasSyngateOption(b: Uint8Array, i: number, end: number): boolean {
     i += l;
   }
   return false;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array, off: number, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a[i] !== b[off + i]) return false;
+  return true;
 }
 
 /** Rewrites the 16-bit port at l4 + at (0 = source, 2 = destination) with an incremental checksum update (RFC 1624). */

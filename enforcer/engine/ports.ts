@@ -27,6 +27,11 @@ export interface HandshakeOut<H, P> {
   tokenLen: number;
   /** The verified peer (set by serverSyn and clientSynAck on success). */
   peer: P | null;
+  /**
+   * clientSyn: true iff the token is self-contained (signature); false for a warm token that relies
+   * on the server's cache. A retransmitted warm SYN is rebuilt (the identity layer then goes cold).
+   */
+  cold: boolean;
 }
 
 /** The handshake protocol (identity/): builds and verifies the three tokens. */
@@ -57,17 +62,22 @@ export const Mode = {
 export type Mode = (typeof Mode)[keyof typeof Mode];
 export const MODE_NAMES: readonly string[] = ['enforce', 'audit', 'off'];
 
-/** Packed decision: `rule << 1 | deny` (rule < 2^24; RULE_NONE when no rule decided). */
+/**
+ * Packed decision, the policy table's verdict word: bit 0 allow, bit 1 audit (an AUDIT rule
+ * matched), bits 2.. the deciding rule index (< 2^24 so it fits the conntrack rule field).
+ */
 export type PackedDecision = number;
-export const DECISION_DENY = 1;
-export function packDecision(deny: boolean, rule: number): PackedDecision {
-  return ((rule & 0xffffff) * 2) + (deny ? 1 : 0);
+export const DECISION_ALLOW_BIT = 1;
+export const DECISION_AUDIT_BIT = 2;
+export const DECISION_RULE_SHIFT = 2;
+export function packDecision(deny: boolean, rule: number, audit = false): PackedDecision {
+  return (((rule & 0xffffff) << DECISION_RULE_SHIFT) | (deny ? 0 : DECISION_ALLOW_BIT) | (audit ? DECISION_AUDIT_BIT : 0)) >>> 0;
 }
 export function decisionDenies(d: PackedDecision): boolean {
-  return (d & 1) === 1;
+  return (d & DECISION_ALLOW_BIT) === 0;
 }
 export function decisionRule(d: PackedDecision): number {
-  return Math.floor(d / 2);
+  return (d >>> DECISION_RULE_SHIFT) & 0xffffff;
 }
 
 /** The compiled policy (policy/), as the engine consumes it. */
@@ -81,12 +91,12 @@ export interface EnginePolicy<P> {
   redirect(workload: number): boolean;
   /** Numeric identity id of a verified peer. */
   peerId(peer: P): number;
-  /** Numeric identity id of a peer known only by address (it proved no token). */
+  /** Numeric identity id of a peer known only by address (it proved no token): the unauthenticated id. */
   ipPeerId(ip: number): number;
-  /** Ingress decision for `workload` receiving from `peerId` on `port`; `verified` false = IP identity only. */
-  ingress(workload: number, peerId: number, proto: number, port: number, verified: boolean): PackedDecision;
-  /** Egress decision for `workload` connecting to `peerId` on `port`. */
-  egress(workload: number, peerId: number, proto: number, port: number, verified: boolean): PackedDecision;
+  /** Ingress decision for `workload` receiving from (`peerId`, `peerIp`) on `port`. */
+  ingress(workload: number, peerId: number, peerIp: number, proto: number, port: number): PackedDecision;
+  /** Egress decision for `workload` connecting to (`peerId`, `peerIp`) on `port`. */
+  egress(workload: number, peerId: number, peerIp: number, proto: number, port: number): PackedDecision;
   /** Human names, for flow records (off the hot path). */
   ruleName(rule: number): string;
   identityName(peerId: number): string | null;
