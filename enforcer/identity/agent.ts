@@ -24,6 +24,7 @@ import { BINDING_LEN, BIND_OFF_ISN_S, type Binding, bindingEquals, ipv4ToU32, wr
 import { BoundedMap, type BucketSpec, ReplayCache, TokenBuckets } from './caches.js';
 import { CREDENTIAL_CONTEXT, DOCUMENT_CONTEXT, credentialMatchesKey, decodeCredential, type NodeIdentity, type TrustBundle } from './pki.js';
 import {
+  bytesFieldSize,
   ctEqual,
   derivePairKey,
   ed25519PublicFromRaw,
@@ -673,6 +674,7 @@ export class IdentityAgent {
     try {
       outer = DocumentMsg.decode(docBytes) as unknown as Signed;
       if (outer.sig.length !== SIG_LEN || outer.body.length === 0) return Reason.MALFORMED;
+      if (bytesFieldSize(outer.body.length) + bytesFieldSize(SIG_LEN) !== docBytes.length) return Reason.MALFORMED;
       body = DocumentBodyMsg.decode(outer.body) as unknown as DocumentBody;
     } catch {
       return Reason.MALFORMED;
@@ -883,7 +885,8 @@ export class IdentityAgent {
       m.binding.length !== BINDING_LEN ||
       m.mac.length !== HS_TAG_LEN ||
       (full && (m.cred.length === 0 || m.doc.length === 0)) ||
-      (!full && hs.referencedDoc === null)
+      (!full && hs.referencedDoc === null) ||
+      synAckSize(m) !== token.length - 1
     ) {
       return Reason.MALFORMED;
     }
@@ -971,7 +974,9 @@ export class IdentityAgent {
       m.nonce.length !== NONCE_LEN ||
       m.binding.length !== BINDING_LEN ||
       (full ? m.cred.length === 0 || m.doc.length === 0 || m.docId.length !== 0 : m.docId.length !== ID_LEN) ||
-      (warm ? m.mac.length !== SYN_MAC_LEN || m.peerDocId.length !== ID_LEN || m.sig.length !== 0 : m.sig.length !== SIG_LEN)
+      (warm ? m.mac.length !== SYN_MAC_LEN || m.peerDocId.length !== ID_LEN || m.sig.length !== 0 : m.sig.length !== SIG_LEN) ||
+      m.issuedAt === 0 ||
+      synSize(m) !== token.length - 1
     ) {
       return Reason.MALFORMED;
     }
@@ -1111,7 +1116,7 @@ export class IdentityAgent {
     } catch {
       return Reason.MALFORMED;
     }
-    if (m.mac.length !== HS_TAG_LEN) return Reason.MALFORMED;
+    if (m.mac.length !== HS_TAG_LEN || bytesFieldSize(m.mac.length) !== token.length - 1) return Reason.MALFORMED;
     if (!crypto.timingSafeEqual(m.mac, hs.ackTag)) return Reason.BAD_MAC;
     return this.checkDoc(hs.clientDoc, Math.floor(nowMs / 1000));
   }
@@ -1144,3 +1149,30 @@ export class IdentityAgent {
   }
 }
 
+
+/** Canonical encoded size of a decoded SYN token (without the kind byte). */
+function synSize(m: SynTokenFields): number {
+  return (
+    bytesFieldSize(m.cred.length) +
+    bytesFieldSize(m.doc.length) +
+    bytesFieldSize(m.docId.length) +
+    bytesFieldSize(m.nonce.length) +
+    bytesFieldSize(m.binding.length) +
+    (m.issuedAt !== 0 ? 5 : 0) +
+    bytesFieldSize(m.peerDocId.length) +
+    bytesFieldSize(m.sig.length) +
+    bytesFieldSize(m.mac.length)
+  );
+}
+
+/** Canonical encoded size of a decoded SYN-ACK token (without the kind byte). */
+function synAckSize(m: SynAckTokenFields): number {
+  return (
+    bytesFieldSize(m.cred.length) +
+    bytesFieldSize(m.doc.length) +
+    bytesFieldSize(m.nonce.length) +
+    bytesFieldSize(m.peerNonce.length) +
+    bytesFieldSize(m.binding.length) +
+    bytesFieldSize(m.mac.length)
+  );
+}

@@ -8,7 +8,7 @@
 //  - functions here throw SyngateError on bad input (edge code); the hot path is in agent.ts.
 import crypto, { type KeyObject, X509Certificate } from 'node:crypto';
 import { SyngateError } from '../errors.js';
-import { caKeyId, rawPublicKey } from './primitives.js';
+import { bytesFieldSize, caKeyId, rawPublicKey } from './primitives.js';
 import { CredentialBodyMsg, CredentialMsg, type CredentialBody, type Signed } from './schema.js';
 import { requireSpiffeId, validTrustDomain } from './spiffe.js';
 import { buildCertificate, derToPem, NAME_OID, splitPemCertificates, subjectKeyId } from './x509.js';
@@ -247,6 +247,8 @@ export function decodeCredential(bytes: Uint8Array): DecodedCredential | undefin
   try {
     const outer = CredentialMsg.decode(bytes) as unknown as Signed;
     if (outer.sig.length !== 64 || outer.body.length === 0) return undefined;
+    // Reject unknown, duplicate or non-canonical outer fields: one credential, one encoding.
+    if (bytesFieldSize(outer.body.length) + bytesFieldSize(64) !== bytes.length) return undefined;
     const b = CredentialBodyMsg.decode(outer.body) as unknown as CredentialBody;
     if (b.nodeKey.length !== 32 || b.serial.length !== SERIAL_LEN || b.issuer.length !== 8) return undefined;
     if (b.trustDomain.length === 0 || b.notAfter < b.notBefore) return undefined;

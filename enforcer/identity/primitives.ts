@@ -150,3 +150,13 @@ export function derivePairKey(localPriv: KeyObject, localPub: Uint8Array, peerPu
   const okm = Buffer.from(crypto.hkdfSync('sha256', shared, PAIR_SALT, info, 32));
   return new HmacKey(okm);
 }
+
+/**
+ * Encoded size of a proto3 length-delimited field with a 1-byte tag (field number < 16);
+ * 0 when the field is empty (proto3 omits it). Used to reject tokens with unknown, duplicate
+ * or non-canonically encoded fields: a decoded token must re-encode to exactly its length.
+ */
+export function bytesFieldSize(len: number): number {
+  if (len === 0) return 0;
+  return 1 + (len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4) + len;
+}
