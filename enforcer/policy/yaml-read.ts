@@ -23,7 +23,7 @@ export function formatDiagnostic(d: Diagnostic): string {
   return d.severity === 'warning' ? `${where}: ${path}: warning: ${d.message}` : `${where}: ${path}: ${d.message}`;
 }
 
-const MAX_DEPTH = 64;
+const MAX_ALIASES = 1000;
 
 /** Reading context for one document. */
 export class Reader {
@@ -31,6 +31,8 @@ export class Reader {
   readonly lc: LineCounter;
   readonly diags: Diagnostic[];
   private readonly doc: Document.Parsed | undefined;
+  /** Alias resolutions so far: bounded so that nested aliases cannot blow up the work (billion laughs). */
+  private aliases = 0;
 
   constructor(file: string, lc: LineCounter, diags: Diagnostic[], doc?: Document.Parsed) {
     this.file = file;
@@ -62,6 +64,10 @@ export class Reader {
     let n = node as Node | null | undefined;
     for (let i = 0; i < 8 && n !== null && n !== undefined && isAlias(n); i++) {
       if (this.doc === undefined) return undefined;
+      if (++this.aliases > MAX_ALIASES) {
+        if (this.aliases === MAX_ALIASES + 1) this.error(n, path, `more than ${MAX_ALIASES} alias uses in one document`);
+        return undefined;
+      }
       let r: Node | undefined;
       try {
         r = n.resolve(this.doc) as Node | undefined;
@@ -196,12 +202,6 @@ export class Reader {
       }
     }
     return out;
-  }
-
-  depthOk(depth: number, node: unknown, path: string): boolean {
-    if (depth <= MAX_DEPTH) return true;
-    this.error(node as Node, path, 'nesting too deep');
-    return false;
   }
 }
 
