@@ -12,7 +12,7 @@
 // This file is also the helper process run inside the namespaces: `node live.js agent <role> ...`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -92,9 +92,12 @@ export interface Lab {
   paths: Map<string, LabPath>;
   procs: Set<ChildProcess>;
   tmp: string;
-  /** Starts a long-running helper inside a namespace; it is killed by PID in cleanup(). */
+  /** Starts a long-running helper inside a namespace; it is stopped by PID in close()/cleanup(). */
   spawnIn(ns: string, argv: readonly string[], name: string): ChildProcess;
   path(key: string): LabPath;
+  /** Stops every helper (SIGTERM, grace, SIGKILL; in parallel), then deletes the namespaces. */
+  close(): Promise<void>;
+  /** Synchronous teardown (SIGKILL + delete); also registered on process exit. */
   cleanup(): void;
 }
 
@@ -210,6 +213,10 @@ export function createLab(specs: readonly PathSpec[], prefix = 'sg'): Lab {
       if (!p) throw new Error(`lab has no path "${key}"`);
       return p;
     },
+    async close() {
+      await Promise.all([...procs].map((p) => stopProc(p)));
+      cleanup();
+    },
     cleanup,
   };
   try {
@@ -221,24 +228,36 @@ export function createLab(specs: readonly PathSpec[], prefix = 'sg'): Lab {
   return lab;
 }
 
-export function killProc(p: ChildProcess): void {
-  if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+/** True iff the child has not exited (a zombie not yet reaped still counts as exited here). */
+function running(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null && p.pid !== undefined;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child exited (by its own PID only). */
+export async function stopProc(p: ChildProcess, graceMs = 2000): Promise<void> {
+  if (!running(p)) return;
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
   try {
-    process.kill(p.pid, 'SIGTERM');
+    process.kill(p.pid as number, 'SIGTERM');
   } catch {
     return;
   }
-  const deadline = Date.now() + 1500;
-  while (Date.now() < deadline) {
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  if ((await Promise.race([exited, timer])) === 'timeout' && running(p)) {
     try {
-      process.kill(p.pid, 0);
+      process.kill(p.pid as number, 'SIGKILL');
     } catch {
-      return;
+      /* gone */
     }
-    execFileSync('sleep', ['0.05']);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
   }
+}
+
+/** Synchronous last resort (process exit): SIGKILL by PID. */
+export function killProc(p: ChildProcess): void {
+  if (!running(p)) return;
   try {
-    process.kill(p.pid, 'SIGKILL');
+    process.kill(p.pid as number, 'SIGKILL');
   } catch {
     /* gone */
   }
@@ -677,14 +696,19 @@ export function setupMetrics(samples: readonly SetupSamples[], failures: string[
   return out;
 }
 
-export function throughputMetrics(res: Map<string, number[]>, labels: Map<string, string>, failures: string[]): MetricSummary[] {
+export function throughputMetrics(
+  res: Map<string, number[]>,
+  labels: Map<string, string>,
+  failures: string[],
+  baselines: ReadonlyMap<string, string> = new Map(),
+): MetricSummary[] {
   const out: MetricSummary[] = [];
   const med = (k: string): number | undefined => {
     const v = res.get(k);
     return v && v.length > 0 ? summarize(v).median : undefined;
   };
   const baselineOf = (k: string): string | undefined =>
-    k === 'direct' ? undefined : k === 'syngate-pcap' ? 'pcap-bare' : k === 'pcap-bare' ? 'direct-nooffload' : 'direct';
+    k === 'direct' ? undefined : (baselines.get(k) ?? (k === 'pcap-bare' ? 'direct-nooffload' : 'direct'));
   const label = (k: string): string => (k === 'pcap-bare' ? 'bare pcap bridge' : k === 'direct-nooffload' ? 'direct, offloads off' : 'direct');
   for (const [k, v] of res) {
     if (v.length === 0) {
@@ -714,21 +738,66 @@ export function cdfPlot(samples: readonly SetupSamples[]): PlotSpec {
   };
 }
 
-// ---------------------------------------------------------------- syngate variants (datapath adapters)
+// ---------------------------------------------------------------- enforcer variants (datapath adapters)
 
-/** What the syngate variants add to a run: their paths, and hooks to start/stop enforcers. */
-export interface SyngateLive {
-  paths: PathSpec[];
-  /** Starts the enforcers on the lab's paths; returns notes for the report. */
-  start(lab: Lab, log: (m: string) => void): Promise<string[]>;
-  setupVariants: SetupVariant[];
-  throughputVariants: ThroughputVariant[];
-  stop(): void;
+/** A datapath/enforcer configuration measured on its own lab path. */
+export interface EnforcerVariant {
+  /** Metric key, e.g. `nfq-pass`, `syngate-nfqueue`. */
+  key: string;
+  label: string;
+  /** Which throughput baseline its ratio is against (`direct` or `pcap-bare`). */
+  throughputBaseline: 'direct' | 'pcap-bare';
+  path: PathSpec;
+  /** Starts the enforcer processes on the path; resolves when they are ready. */
+  start(lab: Lab, p: LabPath, log: (m: string) => void): Promise<void>;
+  /** PIDs of the enforcer processes (for CPU accounting), filled by start(). */
+  pids: number[];
 }
 
-/** Returns the syngate variants, or a reason they cannot run yet (engine/daemon/CA not there). */
-async function syngateVariants(_opts: RunOptions): Promise<SyngateLive | string> {
-  return 'syngate datapath variants (nfqueue, pcap bridge) not wired yet';
+/** Module file of a sibling domain, as the current build runs it (.js in dist, .ts via tsx). */
+export function siblingModule(rel: string): string {
+  const ext = THIS_FILE.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`../${rel}${ext}`, import.meta.url));
+}
+
+/** The datapath runner (enforcer/datapath/runner.ts) with its pass-through/auth handler: adapter cost without the engine. */
+export function runnerVariants(): EnforcerVariant[] {
+  const runner = siblingModule('enforcer/datapath/runner');
+  const nfq: EnforcerVariant = {
+    key: 'nfq-pass',
+    label: 'nfqueue adapter, pass-through handler (no engine)',
+    throughputBaseline: 'direct',
+    path: { key: 'nfqpass', bumps: false, offloads: true },
+    pids: [],
+    async start(lab, p) {
+      for (const ns of [p.rtrC, p.rtrS]) {
+        const proc = lab.spawnIn(ns, [...nodeArgv(runner), '--datapath', 'nfqueue', '--workload-if', 'lan0', '--handler', 'auth'], `nfqueue runner (${ns})`);
+        await waitLine(proc, /^ready$/, 20_000, `nfqueue runner (${ns})`);
+        if (proc.pid !== undefined) this.pids.push(proc.pid);
+      }
+    },
+  };
+  const pcap: EnforcerVariant = {
+    key: 'pcap-pass',
+    label: 'pcap adapter, pass-through handler (no engine)',
+    throughputBaseline: 'pcap-bare',
+    path: { key: 'pcappass', bumps: true, offloads: false },
+    pids: [],
+    async start(lab, p) {
+      for (const ns of [p.bumpC, p.bumpS]) {
+        if (ns === null) throw new Error('pcap variant needs bump namespaces');
+        const proc = lab.spawnIn(ns, [...nodeArgv(runner), '--datapath', 'pcap', '--inside', 'ein', '--outside', 'eout', '--handler', 'pass'], `pcap runner (${ns})`);
+        await waitLine(proc, /^ready$/, 20_000, `pcap runner (${ns})`);
+        if (proc.pid !== undefined) this.pids.push(proc.pid);
+      }
+    },
+  };
+  return existsSync(runner) ? [nfq, pcap] : [];
+}
+
+/** syngate itself (`syngate run`) on nfqueue and on the pcap bridge; a string says why not (yet). */
+async function syngateVariants(_opts: RunOptions): Promise<EnforcerVariant[] | string> {
+  return 'syngate datapath variants (syngate run with nfqueue / pcap) not wired yet';
 }
 
 // ---------------------------------------------------------------- the suite
@@ -764,45 +833,51 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
     opts.log(`  SKIPPED: ${out.skipReason}`);
     return out;
   }
-  const rounds = opts.quick ? 3 : 10;
-  const perBatch = opts.quick ? 30 : 200;
+  const rounds = opts.quick ? 2 : 10;
+  const perBatch = opts.quick ? 25 : 200;
   const tputRounds = opts.quick ? 1 : 3;
   const tputSecs = opts.quick ? 1 : 4;
+  const enforcers: EnforcerVariant[] = [...runnerVariants()];
   const syn = await syngateVariants(opts);
   if (typeof syn === 'string') {
     opts.log(`  ${syn}`);
     out.notes.push(syn);
-  }
+  } else enforcers.push(...syn);
   const specs: PathSpec[] = [
     { key: 'plain', bumps: false, offloads: true },
     { key: 'plainoff', bumps: false, offloads: false },
     { key: 'bare', bumps: true, offloads: false },
-    ...(typeof syn === 'string' ? [] : syn.paths),
+    ...enforcers.map((e) => e.path),
   ];
+  const tLab = performance.now();
   const lab = createLab(specs);
+  opts.log(`  namespaces ready in ${((performance.now() - tLab) / 1000).toFixed(1)} s`);
   opts.log(`  lab ${lab.id}: ${specs.length} identical routed paths (pod -> [bump] -> router -> router -> [bump] -> pod): ${specs.map((s) => s.key).join(', ')}`);
   out.notes.push(
     'topology: per variant an identical path client pod -> client node router -> server node router -> server pod ' +
       '(198.18.1.2 -> 198.18.2.2); pcap variants add a bump namespace with a userspace bridge between each pod and its router ' +
-      '(offloads off on every veth end of those paths); nfqueue enforcers run in the routers',
+      '(offloads off on every veth end of those paths); nfqueue enforcers run in the routers (workload interface lan0)',
   );
-  let synStarted = false;
   try {
     const certs = makeTlsCerts(lab.tmp, [ADDR.server]);
     out.notes.push(`mTLS certificates: ${certs.origin}; TLS 1.3 only, requestCert + rejectUnauthorized, client SecureContext reused`);
-    await startBareBridges(lab, 'bare');
+    const t0 = performance.now();
+    // Helpers start in parallel (each waits for its own `ready`); the paths are independent.
+    await Promise.all([
+      startBareBridges(lab, 'bare'),
+      ...enforcers.map((e) => e.start(lab, lab.path(e.path.key), (m) => opts.log(`  ${m}`))),
+    ]);
+    for (const e of enforcers) out.notes.push(`${e.key}: ${e.label}`);
     const clients = new Map<string, ClientDriver>();
-    for (const spec of specs) clients.set(spec.key, await startAgents(lab, spec.key, lab.tmp));
-    if (typeof syn !== 'string') {
-      synStarted = true;
-      out.notes.push(...(await syn.start(lab, (m) => opts.log(`  ${m}`))));
-    }
+    const drivers = await Promise.all(specs.map((spec) => startAgents(lab, spec.key, lab.tmp)));
+    specs.forEach((spec, i) => clients.set(spec.key, drivers[i] as ClientDriver));
+    opts.log(`  helpers ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     const setupVariants: SetupVariant[] = [
       { key: 'tcp', label: 'plain TCP', path: 'plain', host: ADDR.server, port: PORTS.tcp, tls: false },
       { key: 'mtls', label: 'mutual TLS 1.3', path: 'plain', host: ADDR.server, port: PORTS.mtls, tls: true },
       { key: 'tcp-pcap-bare', label: 'plain TCP via bare pcap bridges', path: 'bare', host: ADDR.server, port: PORTS.tcp, tls: false },
-      ...(typeof syn === 'string' ? [] : syn.setupVariants),
+      ...enforcers.map((e) => ({ key: e.key, label: e.label, path: e.path.key, host: ADDR.server, port: PORTS.tcp, tls: false })),
     ];
     // Warm-up: one short batch per variant (JIT, ARP, TLS context, caches), not recorded.
     for (const v of setupVariants) await clients.get(v.path)?.run({ host: v.host, port: v.port, tls: v.tls, n: 10, timeoutMs: 3000 });
@@ -815,11 +890,12 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
       { key: 'direct', label: 'direct: kernel routing, offloads on', path: 'plain', host: ADDR.server },
       { key: 'direct-nooffload', label: 'direct: kernel routing, offloads off', path: 'plainoff', host: ADDR.server },
       { key: 'pcap-bare', label: 'bare pcap bridges (no engine), offloads off', path: 'bare', host: ADDR.server },
-      ...(typeof syn === 'string' ? [] : syn.throughputVariants),
+      ...enforcers.map((e) => ({ key: e.key, label: e.label, path: e.path.key, host: ADDR.server })),
     ];
     opts.log(`  throughput: ${tputRounds} rounds x ${tputSecs} s x ${tputVariants.length} variants (iperf3), alternating`);
     const tput = await alternateThroughput(lab, tputVariants, tputRounds, tputSecs, PORTS.iperf, (m) => opts.log(`  ${m}`));
-    out.metrics.push(...throughputMetrics(tput, new Map(tputVariants.map((v) => [v.key, v.label])), out.failures));
+    const baselines = new Map(enforcers.map((e) => [e.key, e.throughputBaseline as string]));
+    out.metrics.push(...throughputMetrics(tput, new Map(tputVariants.map((v) => [v.key, v.label])), out.failures, baselines));
     out.extra = {
       setupSamples: Object.fromEntries(samples.map((s) => [s.variant.key, { n: s.readyUs.length, failures: s.failures, errors: s.errors }])),
       throughputRuns: Object.fromEntries(tput),
@@ -827,8 +903,7 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
   } catch (e) {
     out.failures.push(`live: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
-    if (synStarted && typeof syn !== 'string') syn.stop();
-    lab.cleanup();
+    await lab.close();
   }
   return out;
 }
