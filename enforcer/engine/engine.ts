@@ -520,7 +520,7 @@ export class Engine<H = unknown, P = unknown> {
       return;
     }
     if (marker === Marker.MALFORMED || marker === Marker.REJECT) {
-      this.rejectRemote(Reason.MALFORMED, RULE_NONE, PEER_NONE, false, now);
+      this.rejectRemote(Reason.MALFORMED, RULE_NONE, PEER_NONE, false, now, existing);
       return;
     }
     const origPort = v.dstPort;
@@ -532,7 +532,7 @@ export class Engine<H = unknown, P = unknown> {
       const deny = decisionDenies(d);
       const rule = decisionRule(d);
       if (deny && mode === Mode.ENFORCE) {
-        this.rejectRemote(Reason.NO_TOKEN, rule, peerIp, false, now);
+        this.rejectRemote(Reason.NO_TOKEN, rule, peerIp, false, now, existing);
         return;
       }
       if (existing >= 0) this.replaceExisting(existing, now);
@@ -552,7 +552,7 @@ export class Engine<H = unknown, P = unknown> {
     // Marker.TOKEN: cheap admission checks before any cryptography.
     const admit = this.admit(v.srcIp, existing);
     if (admit !== Reason.OK) {
-      this.rejectRemote(admit, RULE_NONE, PEER_NONE, false, now);
+      this.rejectRemote(admit, RULE_NONE, PEER_NONE, false, now, existing);
       return;
     }
     const t = this.tupleOf(v.srcIp, v.dstIp, v.srcPort, origPort);
@@ -564,7 +564,7 @@ export class Engine<H = unknown, P = unknown> {
         this.auditPassthrough(v.srcIp, v.dstIp, v.srcPort, origPort, 0, reason, RULE_NONE, PEER_NONE, seq, now, redirect, frame);
         return;
       }
-      this.rejectRemote(reason, RULE_NONE, PEER_NONE, false, now);
+      this.rejectRemote(reason, RULE_NONE, PEER_NONE, false, now, existing);
       return;
     }
     const hs = o.hs;
@@ -574,7 +574,7 @@ export class Engine<H = unknown, P = unknown> {
     const deny = decisionDenies(d);
     const rule = decisionRule(d);
     if (deny && mode === Mode.ENFORCE) {
-      this.rejectRemote(Reason.POLICY, rule, peerId, true, now);
+      this.rejectRemote(Reason.POLICY, rule, peerId, true, now, existing);
       return;
     }
     if (existing >= 0) this.replaceExisting(existing, now);
@@ -782,8 +782,8 @@ export class Engine<H = unknown, P = unknown> {
     }
     if (marker === Marker.TOKEN || marker === Marker.MALFORMED) return this.drop(Reason.MALFORMED);
     const state = ct.state(slot);
-    if (state === CtState.SYN_SENT && !fromClient && ((v.flags & TCP_FLAG_ACK) === 0 || v.ack !== ((ct.seqOrig(slot) + 1) >>> 0))) {
-      // RFC 9293: in SYN-SENT an RST is acceptable only if it acknowledges our SYN.
+    if (dir === Direction.INBOUND && !this.rstAcceptable(slot, state, fromClient)) {
+      // A blind or stale RST from the network: it changes nothing here.
       return this.drop(Reason.MALFORMED);
     }
     if (marker === Marker.REJECT && dir === Direction.INBOUND) {
@@ -804,19 +804,36 @@ export class Engine<H = unknown, P = unknown> {
         ct.addFlags(slot, CtFlag.REPORTED);
       }
     }
-    if ((fl & CtFlag.AUTHORIZED) !== 0 && !isHalfOpen(state)) {
-      const expect = fromClient ? ct.seqOrig(slot) : ct.seqReply(slot);
-      const dist = (v.seq - expect) | 0;
-      if (dist > RST_WINDOW || dist < -RST_WINDOW) {
-        // Out of window: let the endpoint judge it, keep our state.
-        this.translateAny(frame, slot, dir);
-        this.forward();
-        return;
-      }
-    }
     this.translateAny(frame, slot, dir);
     this.forward();
     this.closeFlow(slot, now);
+  }
+
+  /**
+   * RFC 9293 3.10.7-style acceptability of an RST arriving from the network: in SYN-SENT it must
+   * acknowledge our SYN; during the rest of the handshake its seq must be the sender's next
+   * sequence number; afterwards within RST_WINDOW of the tracked next sequence number.
+   */
+  private rstAcceptable(slot: number, state: CtState, fromClient: boolean): boolean {
+    const v = this.view;
+    const ct = this.ct;
+    switch (state) {
+      case CtState.SYN_SENT:
+        return !fromClient && (v.flags & TCP_FLAG_ACK) !== 0 && v.ack === ((ct.seqOrig(slot) + 1) >>> 0);
+      case CtState.SYNACK_RCVD:
+        return !fromClient && v.seq === ((ct.seqReply(slot) + 1) >>> 0);
+      case CtState.SYN_RCVD:
+      case CtState.SYNACK_SENT: {
+        if (!fromClient) return false;
+        const d = (v.seq - ct.seqOrig(slot)) | 0;
+        return d === 0 || d === 1;
+      }
+      default: {
+        const expect = fromClient ? ct.seqOrig(slot) : ct.seqReply(slot);
+        const d = (v.seq - expect) | 0;
+        return d <= RST_WINDOW && d >= -RST_WINDOW;
+      }
+    }
   }
 
   // ---- everything else (ACK, data, FIN) ----
@@ -1009,10 +1026,14 @@ export class Engine<H = unknown, P = unknown> {
     this.setReset(reason);
   }
 
-  /** Inbound SYN refused: drop it, send the client's enforcer a reject RST with the reason. */
-  private rejectRemote(reason: number, rule: number, peerId: number, verified: boolean, now: number): void {
+  /**
+   * Inbound SYN refused: drop it, send the client's enforcer a reject RST with the reason. When the
+   * tuple belongs to a live flow (`existing` >= 0: a replay or a forged SYN on its tuple) no RST is
+   * sent, so the refusal cannot be aimed at that flow's endpoints.
+   */
+  private rejectRemote(reason: number, rule: number, peerId: number, verified: boolean, now: number, existing = -1): void {
     const v = this.view;
-    const e = this.outEntry(Direction.OUTBOUND);
+    const e = existing >= 0 && this.ct.state(existing) !== CtState.CLOSED ? null : this.outEntry(Direction.OUTBOUND);
     if (e !== null) {
       const n = writeRejectRst(e.buf, 0, v, reason);
       if (n > 0) {
