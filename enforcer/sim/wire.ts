@@ -137,6 +137,9 @@ export class Wire {
   private readonly byIp = new Map<number, Attachment>();
   private readonly byHost = new Map<TcpHost, Attachment>();
   private readonly hooks: WireHook[] = [];
+  private readonly twins = new Map<SimEnforcer, SimEnforcer>();
+  /** Same-node flows: client endpoints `ip:port>serverIp`. */
+  private readonly clients = new Set<string>();
   private readonly heap: WireEvent[] = [];
   private seq = 0;
 
@@ -154,6 +157,15 @@ export class Wire {
     this.byIp.set(host.ipU32, a);
     this.byHost.set(host, a);
     host.onTransmit = (frame) => this.schedule('egress', frame, a, false);
+  }
+
+  /** Replaces the enforcer in `host`'s path (e.g. an attacker's own engine); returns the previous one. */
+  setEnforcer(host: TcpHost, enforcer: SimEnforcer | null): SimEnforcer | null {
+    const a = this.byHost.get(host);
+    if (a === undefined) throw new Error(`wire: host ${host.name} is not attached`);
+    const prev = a.enforcer;
+    a.enforcer = enforcer;
+    return prev;
   }
 
   hostByIp(ip: number): TcpHost | null {
@@ -238,11 +250,13 @@ export class Wire {
   private hop(hop: Hop, frame: Uint8Array, src: Attachment | null, dst: Attachment | null): void {
     switch (hop) {
       case 'egress': {
-        const enf = src?.enforcer ?? null;
+        let enf = src?.enforcer ?? null;
         if (enf === null) {
           this.toNetwork(frame);
           return;
         }
+        // Same-node flow: the server's side of it runs on the node's twin instance.
+        if (dst !== null && dst.enforcer === enf && this.twins.has(enf) && !this.senderIsClient(frame, true)) enf = this.twins.get(enf) ?? enf;
         this.runEnforcer(enf, frame, Direction.OUTBOUND, (out) => this.toNetwork(out), dst);
         return;
       }
@@ -252,11 +266,12 @@ export class Wire {
           this.stats.unroutable++;
           return;
         }
-        const enf = dst.enforcer;
+        let enf = dst.enforcer;
         if (enf === null) {
           this.schedule('deliver', frame, null, false);
           return;
         }
+        if (this.twins.has(enf) && this.srcEnforcer(frame) === enf && this.senderIsClient(frame, false)) enf = this.twins.get(enf) ?? enf;
         this.runEnforcer(enf, frame, Direction.INBOUND, (out) => this.schedule('deliver', out, null, false), dst);
         return;
       }
@@ -268,6 +283,34 @@ export class Wire {
         dst.host.receive(frame, 0, frame.length);
         return;
     }
+  }
+
+  /**
+   * Declares `twin` as the instance that plays the server side of flows between two hosts that
+   * share `enforcer` (same-node traffic passes the node's enforcer twice: once for each end).
+   */
+  setTwin(enforcer: SimEnforcer, twin: SimEnforcer): void {
+    this.twins.set(enforcer, twin);
+  }
+
+  private srcEnforcer(frame: Uint8Array): SimEnforcer | null {
+    if (frame.length < 30) return null;
+    const ip = (((frame[26] ?? 0) << 24) | ((frame[27] ?? 0) << 16) | ((frame[28] ?? 0) << 8) | (frame[29] ?? 0)) >>> 0;
+    return this.byIp.get(ip)?.enforcer ?? null;
+  }
+
+  /**
+   * True iff the frame's sender is the client of its flow. Clients are learned from pure SYNs as
+   * `clientIp:clientPort>serverIp` (the client's address and port are never rewritten, unlike the
+   * server's port under an Envoy redirect); a sender of an unknown flow counts as its client.
+   */
+  private senderIsClient(frame: Uint8Array, learn: boolean): boolean {
+    const p = parseFrame(frame, 0, frame.length);
+    if (p === null) return true;
+    const a = `${p.srcIp}:${p.srcPort}>${p.dstIp}`;
+    if (learn && (p.flags & 0x17) === 0x02) this.clients.add(a);
+    if (this.clients.has(a)) return true;
+    return !this.clients.has(`${p.dstIp}:${p.dstPort}>${p.srcIp}`);
   }
 
   private toNetwork(frame: Uint8Array): void {
