@@ -417,8 +417,7 @@ export class Engine<H = unknown, P = unknown> {
           return;
         }
         // Port reuse (or a stale entry): the local TCP chose this tuple again.
-        this.counters[Counter.PORT_REUSE]!++;
-        this.closeFlow(slot, now);
+        this.replaceExisting(slot, now);
       }
       const mode = pol.mode(wl);
       if (mode === Mode.OFF) {

@@ -1,0 +1,245 @@
+// Handshake edge cases and flow lifecycle through two engines: retransmissions, data on the final
+// ACK, port reuse, RST mid-handshake, half-open timeout, revocation, Envoy redirect, audit/off modes.
+import { describe, expect, it } from 'vitest';
+import { Counter, Direction, swapTable } from '../../enforcer/engine/index.js';
+import { CtState } from '../../enforcer/conntrack/index.js';
+import { Reason } from '../../enforcer/reasons.js';
+import { ipToU32, parseFrame, TCP_ACK, TCP_SYN, type WireFrameEvent } from '../../enforcer/sim/index.js';
+import { ALLOW_FRONTEND, CLIENT_IP, compileTable, DENY_ALL_CART, enc, inventoryYaml, LEGACY_IP, PORT, SERVER_IP, TwoNodes } from './harness.js';
+
+const flagsOf = (f: Uint8Array): number => parseFrame(f, 0, f.length)?.flags ?? -1;
+const isSynAck = (f: Uint8Array): boolean => (flagsOf(f) & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
+const isTokenAck = (f: Uint8Array): boolean => {
+  const p = parseFrame(f, 0, f.length);
+  return p !== null && (p.flags & TCP_SYN) === 0 && p.hasExperimentalOption && p.payloadLen > 0;
+};
+function dropFirst(match: (f: Uint8Array) => boolean, n = 1) {
+  let left = n;
+  return (ev: WireFrameEvent) => (left > 0 && ev.hop === 'network' && match(ev.frame) ? (left--, 'drop' as const) : ('pass' as const));
+}
+
+describe('two engines: retransmissions', () => {
+  it('a retransmitted SYN (SYN-ACK lost) reuses the handshake state and completes', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isSynAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('SYN_SENT');
+    expect(c.retransmitSyn()).toBe(true);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(1);
+    expect(t.clientEngine.counters[Counter.RETRANSMITS]).toBe(1);
+    expect(t.serverEngine.counters[Counter.RETRANSMITS]).toBeGreaterThanOrEqual(1);
+    expect(t.serverEngine.counters[Counter.HANDSHAKES_VERIFIED]).toBe(1);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('a retransmitted warm SYN is rebuilt cold and verified again by the server', () => {
+    const t = new TwoNodes();
+    const first = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(first.state).toBe('ESTABLISHED');
+    t.hook(dropFirst(isSynAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.retransmitSyn()).toBe(true);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(2);
+    expect(t.serverEngine.counters[Counter.PORT_REUSE]).toBe(1); // the half-open entry replaced after re-verification
+  });
+
+  it('a retransmitted SYN-ACK (final ACK lost) gets the ACK token again', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isTokenAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(0);
+    const sconn = t.server.connections()[0]!;
+    expect(sconn.retransmitSynAck()).toBe(true);
+    t.run();
+    expect(t.server.accepted).toHaveLength(1);
+    c.send(enc('after'));
+    t.run();
+    expect(t.server.accepted[0]!.received()).toEqual(enc('after'));
+    expect(t.clientSawOption()).toBe(false);
+  });
+});
+
+describe('two engines: data on the final ACK, port reuse, RST mid-handshake, half-open timeout', () => {
+  it('an ACK carrying data is preceded by a token-only ACK; sequence numbers untouched; no token bytes delivered', () => {
+    const t = new TwoNodes();
+    const req = enc('POST /checkout HTTP/1.1\r\ncontent-length: 0\r\n\r\n');
+    const c = t.client.connect(SERVER_IP, PORT, { dataOnAck: req });
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(1);
+    expect(t.server.accepted[0]!.received()).toEqual(req);
+    expect(t.clientEngine.counters[Counter.TOKEN_ACKS_SPLIT]).toBe(1);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('port reuse with a new ISN restarts the handshake on both engines', () => {
+    const t = new TwoNodes();
+    const a = t.client.connect(SERVER_IP, PORT, { srcPort: 40000, isn: 1000 });
+    t.run();
+    a.send(enc('one'));
+    t.run();
+    a.close();
+    t.run();
+    t.server.accepted[0]!.close();
+    t.run();
+    const b = t.client.connect(SERVER_IP, PORT, { srcPort: 40000, isn: 900_000_000 });
+    t.run();
+    expect(b.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(2);
+    b.send(enc('two'));
+    t.run();
+    expect(t.server.accepted[1]!.received()).toEqual(enc('two'));
+    expect(t.clientEngine.counters[Counter.PORT_REUSE]).toBe(1);
+    expect(t.serverEngine.counters[Counter.PORT_REUSE]).toBe(1);
+  });
+
+  it('an RST in the middle of the handshake tears the flow down on both engines; nothing is accepted', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isTokenAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    c.abort();
+    t.run();
+    const sconn = t.server.connections()[0]!;
+    expect(sconn.reset).toBe(true);
+    expect(t.server.accepted).toHaveLength(0);
+    const slot = t.serverEngine.ct.lookup(ipToU32(CLIENT_IP), ipToU32(SERVER_IP), c.localPort, PORT, t.clock.now());
+    expect(t.serverEngine.ct.state(slot)).toBe(CtState.CLOSED);
+    expect(t.serverEngine.ct.halfOpen).toBe(0);
+    // A late ACK token for that flow is not let through.
+    sconn.retransmitSynAck();
+    t.run();
+    expect(t.server.accepted).toHaveLength(0);
+  });
+
+  it('a half-open flow times out (fake clock): reported, removed, its caps released', () => {
+    const t = new TwoNodes({ serverCt: { capacity: 64, seed: 9, timeouts: { halfOpenMs: 5000 } } });
+    t.hook(dropFirst(isTokenAck));
+    t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(t.serverEngine.ct.halfOpen).toBe(1);
+    t.clock.advance(5001);
+    t.serverEngine.tick(t.clock.now());
+    t.drain();
+    expect(t.serverEvents.find((e) => e.kind === 'timeout')).toMatchObject({ verdict: 'deny', reason: 'timeout' });
+    expect(t.serverEngine.ct.halfOpen).toBe(0);
+    expect(t.serverEngine.ct.size).toBe(0);
+    expect(t.serverEngine.rejects[Reason.TIMEOUT]).toBe(1);
+  });
+});
+
+describe('two engines: revocation, redirect, modes, enforcer-less peers', () => {
+  it('revocation after a policy swap: RSTs to both ends, counted, reported', () => {
+    const t = new TwoNodes();
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    const s = t.server.accepted[0]!;
+    c.send(enc('x'));
+    t.run();
+    const next = compileTable(DENY_ALL_CART, inventoryYaml(), t.table);
+    const r = swapTable(t.serverEngine, next, { node: 'n2' }, t.clock.now());
+    expect(r.revoked).toBe(1);
+    expect(r.packets).toHaveLength(2);
+    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
+    t.run();
+    expect(s.reset).toBe(true);
+    expect(c.reset).toBe(true);
+    expect(t.serverEngine.counters[Counter.REVOKED]).toBe(1);
+    expect(t.serverEvents.find((e) => e.kind === 'revoke')).toMatchObject({ verdict: 'deny', reason: 'revoked' });
+    // An allowed flow survives a swap to an equivalent policy.
+    const t2 = new TwoNodes();
+    t2.client.connect(SERVER_IP, PORT);
+    t2.run();
+    const same = swapTable(t2.serverEngine, compileTable(ALLOW_FRONTEND, inventoryYaml(), t2.table), { node: 'n2' }, t2.clock.now());
+    expect(same.revoked).toBe(0);
+    expect(same.checked).toBe(1);
+  });
+
+  it('Envoy redirect: authorized inbound flows reach the Envoy port, return traffic is translated back, original port queryable', () => {
+    const policy = ALLOW_FRONTEND.replace('ports: ["8080"]', 'ports: ["8080", "15020"]');
+    const t = new TwoNodes({ redirect: true, policy });
+    t.server.listen(15006);
+    t.server.listen(15020);
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(1);
+    const s = t.server.accepted[0]!;
+    expect(s.localPort).toBe(15006);
+    c.send(enc('to envoy'));
+    s.send(enc('from envoy'));
+    t.run();
+    expect(s.received()).toEqual(enc('to envoy'));
+    expect(c.received()).toEqual(enc('from envoy'));
+    expect(t.serverEngine.originalDstPort(ipToU32(CLIENT_IP), c.localPort, ipToU32(SERVER_IP), 15006, t.clock.now())).toBe(PORT);
+    expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ dport: PORT, redirectPort: 15006 });
+    // Every frame the client saw came from port 8080.
+    expect(t.client.rx.every((r) => r.srcPort === PORT)).toBe(true);
+    // Excluded ports (15000-15090) are never redirected.
+    const d = t.client.connect(SERVER_IP, 15020);
+    t.run();
+    expect(d.state).toBe('ESTABLISHED');
+    expect(t.server.accepted[1]!.localPort).toBe(15020);
+    c.close();
+    t.run();
+    s.close();
+    t.run();
+    expect(c.state).toBe('TIME_WAIT');
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('audit mode: a denied flow is decided, logged as audit and forwarded', () => {
+    const t = new TwoNodes({ policy: DENY_ALL_CART, inventory: inventoryYaml({ serverMode: 'audit' }) });
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(1);
+    c.send(enc('audited'));
+    t.run();
+    expect(t.server.accepted[0]!.received()).toEqual(enc('audited'));
+    expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'audit', reason: 'policy' });
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('audit mode: even a client without an enforcer is forwarded and logged', () => {
+    const t = new TwoNodes({ clientWithoutEnforcer: true, inventory: inventoryYaml({ serverMode: 'audit' }) });
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'audit', reason: 'no-token' });
+  });
+
+  it('off mode: no decision, the token is still stripped, the flow works', () => {
+    const t = new TwoNodes({ policy: DENY_ALL_CART, inventory: inventoryYaml({ serverMode: 'off' }) });
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    c.send(enc('plain'));
+    t.run();
+    expect(t.server.accepted[0]!.received()).toEqual(enc('plain'));
+    expect(t.serverSawOption()).toBe(false);
+    expect(t.serverEvents.filter((e) => e.kind === 'decision')).toHaveLength(0);
+  });
+
+  it('a peer without an enforcer is allowed by a CIDR rule (IP identity)', () => {
+    const policy = ALLOW_FRONTEND.replace('principals: ["cluster.local/ns/shop/sa/frontend"]', `ipBlocks: ["${CLIENT_IP}/32"]`);
+    const t = new TwoNodes({ clientWithoutEnforcer: true, policy });
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    c.send(enc('legacy'));
+    t.run();
+    expect(t.server.accepted[0]!.received()).toEqual(enc('legacy'));
+    expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'allow', peer: null });
+    expect(LEGACY_IP).toBeTruthy();
+  });
+});
