@@ -339,16 +339,19 @@ export function makeTlsCerts(dir: string, serverIps: readonly string[]): TlsFile
 
 // ---------------------------------------------------------------- agents (run inside namespaces)
 
-interface SetupJob {
+export interface SetupJob {
   id: number;
   host: string;
   port: number;
   tls: boolean;
+  /** At most this many connections, one after the other. */
   n: number;
   timeoutMs: number;
+  /** Stop starting new connections after this long (ms); default: no limit. */
+  maxMs?: number;
 }
 
-interface SetupResult {
+export interface SetupResult {
   id: number;
   connectUs: number[];
   readyUs: number[];
@@ -405,6 +408,7 @@ async function clientAgent(certDir: string | undefined): Promise<void> {
     const res: SetupResult = { id: job.id, connectUs: [], readyUs: [], failures: 0, errors: {}, elapsedMs: 0 };
     const t0 = performance.now();
     for (let i = 0; i < job.n; i++) {
+      if (job.maxMs !== undefined && performance.now() - t0 >= job.maxMs) break;
       const r = await oneConnection(job, job.tls ? ctx : undefined);
       if (typeof r === 'string') {
         res.failures++;
@@ -430,7 +434,7 @@ function serverAgent(tcpPorts: number[], tlsPort: number, certDir: string | unde
     if (--pending === 0) process.stdout.write('ready\n');
   };
   for (const p of tcpPorts) net.createServer(echo).listen({ port: p, host: '0.0.0.0', backlog: 4096 }, up);
-  if (tlsPort > 0 && certDir !== undefined) {
+  if (tlsPort > 0 && certDir !== undefined && certDir !== '-') {
     const srv = tls.createServer(
       {
         key: readFileSync(join(certDir, 'server.key')),
@@ -800,16 +804,36 @@ async function syngateVariants(_opts: RunOptions): Promise<EnforcerVariant[] | s
   return 'syngate datapath variants (syngate run with nfqueue / pcap) not wired yet';
 }
 
+/**
+ * The enforcer the flood suite attacks: syngate on nfqueue when it can run, else the nfqueue
+ * adapter with a pass-through handler (then the forged SYNs reach the server: a no-protection baseline).
+ */
+export async function enforcerForFlood(): Promise<{ variant: EnforcerVariant; syngate: boolean; notes: string[] }> {
+  const syn = await syngateVariants({ quick: true, outDir: '', json: false, log: () => undefined, command: '' });
+  if (typeof syn !== 'string') {
+    const v = syn.find((e) => e.key === 'syngate-nfqueue');
+    if (v) return { variant: v, syngate: true, notes: [] };
+  }
+  const pass = runnerVariants().find((e) => e.key === 'nfq-pass');
+  if (!pass) throw new Error('neither syngate nor the datapath runner is available');
+  return {
+    variant: pass,
+    syngate: false,
+    notes: [`NOT SYNGATE: ${typeof syn === 'string' ? syn : 'no nfqueue variant'}; measured the nfqueue pass-through runner instead (forged SYNs reach the server)`],
+  };
+}
+
 // ---------------------------------------------------------------- the suite
 
 export const PORTS = { tcp: 5001, mtls: 5003, iperf: 5201 } as const;
 
 /** Starts the echo server + iperf3 server in the path's server pod and the client agent in its client pod. */
-export async function startAgents(lab: Lab, key: string, certDir: string): Promise<ClientDriver> {
+export async function startAgents(lab: Lab, key: string, certDir: string | null): Promise<ClientDriver> {
   const p = lab.path(key);
-  const server = lab.spawnIn(p.podS, [...nodeArgv(THIS_FILE), 'agent', 'server', String(PORTS.tcp), String(PORTS.mtls), certDir], `server agent (${key})`);
+  const tlsPort = certDir === null ? '0' : String(PORTS.mtls);
+  const server = lab.spawnIn(p.podS, [...nodeArgv(THIS_FILE), 'agent', 'server', String(PORTS.tcp), tlsPort, certDir ?? '-'], `server agent (${key})`);
   const iperfSrv = lab.spawnIn(p.podS, ['iperf3', '-s', '-p', String(PORTS.iperf), '--forceflush'], `iperf3 server (${key})`);
-  const clientProc = lab.spawnIn(p.podC, [...nodeArgv(THIS_FILE), 'agent', 'client', certDir], `client agent (${key})`);
+  const clientProc = lab.spawnIn(p.podC, [...nodeArgv(THIS_FILE), 'agent', 'client', certDir ?? '-'], `client agent (${key})`);
   await waitLine(server, /^ready$/, 15_000, `server agent (${key})`);
   await waitLine(iperfSrv, /listening/i, 10_000, `iperf3 server (${key})`);
   await waitLine(clientProc, /^ready$/, 15_000, `client agent (${key})`);
