@@ -37,3 +37,20 @@ export {
 } from './pki.js';
 export { parseSpiffeId, requireSpiffeId, type ParsedSpiffeId } from './spiffe.js';
 export { forgeSyn, synWithStolenCredential, foreignPki, credentialWithWindow, rebindSyn, type ForgeSynOptions } from './attacks.js';
+export {
+  initCaDir,
+  loadCaDir,
+  issueToDir,
+  loadNodeIdentityDir,
+  loadTrustBundleFile,
+  loadSvidDir,
+  parseDuration,
+  CA_CERT_FILE,
+  CA_KEY_FILE,
+  SVID_CERT_FILE,
+  SVID_KEY_FILE,
+  BUNDLE_FILE,
+  NODE_CRED_FILE,
+  NODE_KEY_FILE,
+  type IssueResult,
+} from './ca-files.js';
