@@ -2,15 +2,19 @@
 // until (and alongside) the daemon's `syngate run`. Usage:
 //   node runner.js --datapath nfqueue --workload-if lan0 [--queue-base N] [--fail-open] [--keep-rules]
 //   node runner.js --datapath pcap --inside ein --outside eout [--skip-offload-check]
-//   common: [--handler pass|auth] [--status FILE]
+//   common: [--handler pass|auth|engine] [--status FILE]
+//   engine: --scenario FILE --node NAME --ca-cert PEM --ca-key PEM [--flows FILE]
 // Handlers: `pass` forwards everything unchanged; `auth` also declares a flow authorized at its first
-// non-SYN ACK (what the engine does after a verified handshake), to exercise the connmark fast path.
+// non-SYN ACK (what the engine does after a verified handshake), to exercise the connmark fast path;
+// `engine` runs the real engine for one node of a scenario (engine-handler.ts).
 // Invariants: prints exactly one line `ready` on stdout once the adapter is ready (or exits 2 with the
 // error on stderr); on SIGTERM/SIGINT stops the adapter (removing rules unless --keep-rules) and
 // exits 0; `--status FILE` is rewritten (atomically, by rename) every 200 ms and at exit with the
 // adapter's state and counters as JSON.
-import { renameSync, writeFileSync } from 'node:fs';
-import { isSyngateError } from '../errors.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { SyngateError, isSyngateError } from '../errors.js';
+import { buildScenarioEnforcer } from './engine-handler.js';
+import type { ScenarioEnforcer } from './engine-handler.js';
 import { createDatapath, passThroughHandler } from './index.js';
 import type { DatapathAdapter, DatapathOptions, FrameHandler } from './types.js';
 import { LinkType, Verdict } from '../engine/types.js';
@@ -57,9 +61,33 @@ export async function runnerMain(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const handlerName = arg(argv, '--handler') ?? 'pass';
-  const handler = handlerName === 'pass' ? passThroughHandler : handlerName === 'auth' ? authAtAckHandler(opts.kind === 'nfqueue' ? LinkType.RAW_IPV4 : LinkType.ETHERNET) : null;
+  const link = opts.kind === 'nfqueue' ? LinkType.RAW_IPV4 : LinkType.ETHERNET;
+  let handler: FrameHandler | null = handlerName === 'pass' ? passThroughHandler : handlerName === 'auth' ? authAtAckHandler(link) : null;
+  let enforcer: ScenarioEnforcer | null = null;
+  if (handlerName === 'engine') {
+    try {
+      const need = (n: string): string => {
+        const v = arg(argv, n);
+        if (v === undefined) throw new SyngateError('SYNGATE_DATAPATH_CONFIG', `runner: --handler engine needs ${n}`);
+        return v;
+      };
+      enforcer = buildScenarioEnforcer({
+        scenario: need('--scenario'),
+        node: need('--node'),
+        caCertPem: readFileSync(need('--ca-cert'), 'utf8'),
+        caKeyPem: readFileSync(need('--ca-key'), 'utf8'),
+        linkType: link,
+        flowLog: arg(argv, '--flows') ?? null,
+        log,
+      });
+      handler = enforcer.handler;
+    } catch (e) {
+      process.stderr.write(`runner: ${e instanceof Error ? e.message : String(e)}${isSyngateError(e) ? ` [${e.code}]` : ''}\n`);
+      return 2;
+    }
+  }
   if (handler === null) {
-    process.stderr.write(`runner: unknown --handler '${handlerName}' (pass | auth; the engine runs under \`syngate run\`)\n`);
+    process.stderr.write(`runner: unknown --handler '${handlerName}' (pass | auth | engine)\n`);
     return 2;
   }
   let adapter: DatapathAdapter;
@@ -74,16 +102,23 @@ export async function runnerMain(argv: readonly string[]): Promise<number> {
   const writeStatus = (): void => {
     if (statusFile === undefined) return;
     const tmp = `${statusFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ pid: process.pid, state: adapter.state, counters: adapter.counters() }) + '\n');
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, state: adapter.state, counters: adapter.counters(), engine: enforcer?.counters() ?? null }) + '\n');
     renameSync(tmp, statusFile);
   };
   writeStatus();
-  const timer = setInterval(writeStatus, 200);
+  const timer = setInterval(() => {
+    if (enforcer !== null) {
+      enforcer.tick();
+      enforcer.drain();
+    }
+    writeStatus();
+  }, 100);
   process.stdout.write('ready\n');
   const keepRules = argv.includes('--keep-rules');
   return await new Promise<number>((resolve) => {
     const stop = (): void => {
       clearInterval(timer);
+      enforcer?.drain();
       void adapter.stop({ removeRules: !keepRules }).then(() => {
         writeStatus();
         resolve(0);

@@ -14,14 +14,26 @@ const port = Number(arg('--port'));
 const count = Number(arg('--count', '1'));
 const timeout = Number(arg('--timeout', '3000'));
 
-function once() {
+// The client picks its own source port (below Linux's ephemeral range) so the port is known even
+// when the connection is refused, and flow-log records can be matched to attempts.
+const pickPort = () => 20000 + Math.floor(Math.random() * 12000);
+
+async function once() {
+  for (let i = 0; i < 5; i++) {
+    const r = await attempt(pickPort());
+    if (r.error !== 'EADDRINUSE') return r;
+  }
+  return attempt(0);
+}
+
+function attempt(bindPort) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
-    let localPort = null;
+    let localPort = bindPort === 0 ? null : bindPort;
     let buf = '';
     let settled = false;
-    const s = connect({ host: to, port });
+    const s = connect({ host: to, port, ...(bindPort === 0 ? {} : { localPort: bindPort }) });
     const done = (r) => {
       if (settled) return;
       settled = true;

@@ -12,7 +12,7 @@
 //    processes still inside a lab namespace at `down` are lab processes and are ended by PID too;
 //  - traffic only flows between lab namespaces, to addresses in 198.18.0.0/15.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,11 +21,12 @@ import type { FlowRecord } from '../../engine/flow-record.js';
 import { loadScenario } from '../../sim/scenario.js';
 import type { Scenario } from '../../sim/scenario.js';
 import { formatTable, toJson } from '../../sim/output.js';
+import { createCa } from '../../identity/index.js';
 import type { ConnectionResult, SimulateJson, SimulationResult } from '../../sim/output.js';
 import { planLab, LabPlanError } from './plan.js';
 import type { LabDatapath, LabPlan, LabPod } from './plan.js';
 import { DEFAULT_LAB_DIR, readState, sameProcess, procStart, statePath, writeState } from './state.js';
-import type { LabProcess, LabState } from './state.js';
+import type { LabEnforcer, LabProcess, LabState } from './state.js';
 
 export { DEFAULT_LAB_DIR } from './state.js';
 export type { LabState, LabProcess } from './state.js';
@@ -129,8 +130,11 @@ export interface LabUpOptions {
   scenario: string;
   datapath: LabDatapath;
   dir?: string;
-  /** `runner`: the datapath runner with a pass-through handler; `daemon`: `syngate run`. Default: daemon when available. */
-  enforcer?: 'runner' | 'daemon';
+  /**
+   * `engine` (default): the datapath runner with the real engine for each node (lab CA, the
+   * scenario's policies); `pass`: the runner with a pass-through handler (topology check, no policy).
+   */
+  enforcer?: LabEnforcer;
   log?: Log;
 }
 
@@ -138,11 +142,23 @@ export interface LabUpOptions {
 function enforcerArgv(state: LabState, plan: LabPlan, nodeIndex: number): string[] {
   const n = plan.nodes[nodeIndex];
   if (n === undefined) return [];
-  const statusFile = join(state.dir, 'nodes', `${n.index}`, 'runner-status.json');
-  mkdirSync(dirname(statusFile), { recursive: true });
+  const nodeDir = join(state.dir, 'nodes', `${n.index}`);
+  mkdirSync(nodeDir, { recursive: true });
   const runner = nodeModuleArgv('enforcer/datapath/runner');
-  if (plan.datapath === 'nfqueue') return [...runner, '--datapath', 'nfqueue', '--workload-if', 'lan0', '--status', statusFile, '--handler', 'pass'];
-  return [...runner, '--datapath', 'pcap', '--inside', 'ein', '--outside', 'eout', '--status', statusFile, '--handler', 'pass'];
+  const dp = plan.datapath === 'nfqueue' ? ['--datapath', 'nfqueue', '--workload-if', 'lan0'] : ['--datapath', 'pcap', '--inside', 'ein', '--outside', 'eout'];
+  const handler =
+    state.enforcer === 'pass'
+      ? ['--handler', 'pass']
+      : ['--handler', 'engine', '--scenario', state.scenario, '--node', n.name, '--ca-cert', join(state.dir, 'ca', 'ca.pem'), '--ca-key', join(state.dir, 'ca', 'ca.key'), '--flows', join(nodeDir, 'flows.jsonl')];
+  return [...runner, ...dp, '--status', join(nodeDir, 'runner-status.json'), ...handler];
+}
+
+/** The lab's CA (engine mode): one per lab, files under DIR/ca, removed by `lab down`. */
+function writeLabCa(dir: string, trustDomain: string): void {
+  const ca = createCa({ trustDomain });
+  mkdirSync(join(dir, 'ca'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'ca', 'ca.pem'), ca.certPem);
+  writeFileSync(join(dir, 'ca', 'ca.key'), ca.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
 }
 
 export async function startEnforcer(state: LabState, nodeIndex: number): Promise<LabProcess> {
@@ -183,7 +199,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     prefix,
     scenario: resolve(o.scenario),
     datapath: o.datapath,
-    enforcer: o.enforcer ?? 'runner',
+    enforcer: o.enforcer ?? 'engine',
     createdAt: new Date().toISOString(),
     phase: 'creating',
     namespaces: plan.namespaces,
@@ -193,6 +209,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   writeState(state);
   log(`lab ${prefix}: ${plan.namespaces.length} namespaces, ${plan.nodes.length} nodes, ${plan.pods.length} pods, datapath ${o.datapath} (state ${statePath(dir)})`);
   try {
+    if (state.enforcer === 'engine') writeLabCa(dir, sc.trustDomain);
     for (const s of steps) run(s.argv, s.mayFail === true);
     for (const n of plan.nodes) {
       if (n.enforcerNs === null) continue;
@@ -286,7 +303,7 @@ export async function labDown(o: { dir?: string; log?: Log } = {}): Promise<Down
   for (const ns of leftovers) run(['ip', 'netns', 'del', ns], true);
   const still = listNamespaces().filter((ns) => ns.startsWith(`${state.prefix}-`));
   if (still.length === 0) {
-    for (const sub of ['logs', 'nodes', 'captures']) rmSync(join(dir, sub), { recursive: true, force: true });
+    for (const sub of ['logs', 'nodes', 'captures', 'ca']) rmSync(join(dir, sub), { recursive: true, force: true });
     rmSync(statePath(dir), { force: true });
     try {
       if (readdirSync(dir).length === 0) rmdirSync(dir);
@@ -439,6 +456,21 @@ export function labFlowRecords(dir: string): FlowRecord[] {
   return out;
 }
 
+/**
+ * The enforcers' flow record for client ip:port -> server ip, waiting up to `waitMs` for it to be
+ * drained to disk. Prefers a rejecting record (the deciding enforcer) over a peer's view of it.
+ */
+export async function findFlowRecord(dir: string, srcIp: string, srcPort: number, dstIp: string, waitMs: number): Promise<FlowRecord | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (let i = 0; i < 1000; i++) {
+    const recs = labFlowRecords(dir).filter((f) => f.src.ip === srcIp && f.src.port === srcPort && f.dst.ip === dstIp);
+    const best = recs.find((f) => f.verdict === 'deny' && f.reason !== 'peer-reject') ?? recs[recs.length - 1];
+    if (best !== undefined || Date.now() >= deadline) return best;
+    await sleep(50);
+  }
+  return undefined;
+}
+
 export interface LabConnection extends ConnectionResult {
   attempts: ClientAttempt[];
   /** The stand-in Envoy's SO_ORIGINAL_DST for the first allowed attempt, when the target has one. */
@@ -479,8 +511,7 @@ export async function labTest(o: { dir?: string; timeoutMs?: number; maxCount?: 
     const attempts = runClient(from, to.ip, t.port, { count: Math.min(t.count, o.maxCount ?? 3), timeoutMs: o.timeoutMs ?? 3000 });
     for (const a of attempts) {
       const allowed = a.outcome === 'allow' && a.status === 200;
-      const flows = labFlowRecords(dir);
-      const rec = a.localPort === null ? undefined : [...flows].reverse().find((f) => f.src.ip === from.ip && f.src.port === a.localPort && f.dst.ip === to.ip);
+      const rec = a.localPort === null ? undefined : await findFlowRecord(dir, from.ip, a.localPort, to.ip, allowed ? 300 : 1500);
       const reason = rec?.reason ?? (allowed ? 'ok' : a.outcome === 'reset' ? 'reset' : a.outcome);
       const rule = rec?.rule ?? '';
       let envoyOrigDst: string | null = null;

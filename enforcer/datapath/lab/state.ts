@@ -9,6 +9,9 @@ import type { LabDatapath, LabPlan } from './plan.js';
 export const DEFAULT_LAB_DIR = '/run/syngate-lab';
 export const STATE_FILE = 'state.json';
 
+/** What runs as each node's enforcer: the runner with the engine, or with a pass-through handler. */
+export type LabEnforcer = 'engine' | 'pass';
+
 export interface LabProcess {
   pid: number;
   /** Field 22 of /proc/PID/stat (clock ticks since boot), or -1 when unknown. */
@@ -26,7 +29,7 @@ export interface LabState {
   prefix: string;
   scenario: string;
   datapath: LabDatapath;
-  enforcer: 'runner' | 'daemon';
+  enforcer: LabEnforcer;
   createdAt: string;
   phase: 'creating' | 'up' | 'failed';
   /** Namespaces that may exist (written before creation). */
