@@ -12,7 +12,7 @@
 // This file is also the helper process run inside the namespaces: `node live.js agent <role> ...`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -337,6 +337,46 @@ export function makeTlsCerts(dir: string, serverIps: readonly string[]): TlsFile
   };
 }
 
+/** `node bin/syngate.js` of this checkout (dist/bench/live.js and bench/live.ts both find it). */
+export function syngateCli(): string[] {
+  const up = THIS_FILE.endsWith('.ts') ? '../bin/syngate.js' : '../../bin/syngate.js';
+  return [process.execPath, fileURLToPath(new URL(up, import.meta.url))];
+}
+
+export const BENCH_TRUST_DOMAIN = 'cluster.local';
+export const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/cli';
+export const SERVER_ID = 'spiffe://cluster.local/ns/bench/sa/srv';
+
+/**
+ * The project's own CA (`syngate ca init`) and X.509-SVIDs + node credentials for a client node and a
+ * server node (`syngate ca issue --node`), laid out under `dir`: ca/, client/, server/ (cert.pem,
+ * key.pem, bundle.pem, node.cred, node.key). mTLS files are also copied to the names the agents read.
+ */
+export function makeProjectCerts(dir: string): TlsFiles {
+  const [node, cli] = syngateCli() as [string, string];
+  const run = (args: string[]): void => {
+    sh(node, [cli, ...args]);
+  };
+  run(['ca', 'init', '--trust-domain', BENCH_TRUST_DOMAIN, '--out', join(dir, 'ca'), '--ttl', '2d']);
+  run(['ca', 'issue', '--ca', join(dir, 'ca'), '--spiffe-id', CLIENT_ID, '--out', join(dir, 'client'), '--node', 'client-node', '--ttl', '24h']);
+  run(['ca', 'issue', '--ca', join(dir, 'ca'), '--spiffe-id', SERVER_ID, '--out', join(dir, 'server'), '--node', 'server-node', '--ttl', '24h']);
+  const cp = (from: string, to: string): void => writeFileSync(join(dir, to), readFileSync(join(dir, from)));
+  cp('client/bundle.pem', 'ca.crt');
+  cp('server/cert.pem', 'server.crt');
+  cp('server/key.pem', 'server.key');
+  cp('client/cert.pem', 'client.crt');
+  cp('client/key.pem', 'client.key');
+  writeFileSync(join(dir, 'server.id'), SERVER_ID);
+  return {
+    caCert: join(dir, 'ca.crt'),
+    serverKey: join(dir, 'server.key'),
+    serverCert: join(dir, 'server.crt'),
+    clientKey: join(dir, 'client.key'),
+    clientCert: join(dir, 'client.crt'),
+    origin: '`syngate ca` (the project CA: ECDSA P-256 X.509-SVIDs; the client checks the server\'s SPIFFE URI SAN)',
+  };
+}
+
 // ---------------------------------------------------------------- agents (run inside namespaces)
 
 export interface SetupJob {
@@ -374,7 +414,21 @@ function oneConnection(job: SetupJob, ctx: tls.SecureContext | undefined): Promi
     };
     const us = (): number => Number(process.hrtime.bigint() - t0) / 1000;
     const sock: net.Socket = ctx
-      ? tls.connect({ host: job.host, port: job.port, secureContext: ctx, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' })
+      ? tls.connect({
+          host: job.host,
+          port: job.port,
+          secureContext: ctx,
+          minVersion: 'TLSv1.3',
+          maxVersion: 'TLSv1.3',
+          // SPIFFE-style peer check: the chain is verified against the CA (rejectUnauthorized), and the
+          // server must present the expected SPIFFE ID as URI SAN (no DNS/IP names in SVIDs).
+          ...(expectServerId === null
+            ? {}
+            : {
+                checkServerIdentity: (_host: string, cert: tls.PeerCertificate): Error | undefined =>
+                  (cert.subjectaltname ?? '').split(', ').includes(`URI:${expectServerId}`) ? undefined : new Error('server SPIFFE ID mismatch'),
+              }),
+        })
       : net.connect({ host: job.port === 0 ? job.host : job.host, port: job.port });
     sock.setNoDelay(true);
     const onReady = (): void => {
@@ -390,8 +444,17 @@ function oneConnection(job: SetupJob, ctx: tls.SecureContext | undefined): Promi
   });
 }
 
+let expectServerId: string | null = null;
+
 async function clientAgent(certDir: string | undefined): Promise<void> {
   let ctx: tls.SecureContext | undefined;
+  if (certDir !== undefined && certDir !== '-') {
+    try {
+      expectServerId = readFileSync(join(certDir, 'server.id'), 'utf8').trim();
+    } catch {
+      expectServerId = null;
+    }
+  }
   if (certDir !== undefined && certDir !== '-') {
     ctx = tls.createSecureContext({
       key: readFileSync(join(certDir, 'client.key')),
@@ -799,9 +862,102 @@ export function runnerVariants(): EnforcerVariant[] {
   return existsSync(runner) ? [nfq, pcap] : [];
 }
 
+/** Writes the config, inventory and policy of one syngate node under `dir` (paths relative to it). */
+export function writeSyngateNode(dir: string, side: 'client' | 'server', datapath: string, extraPolicy = ''): string {
+  mkdirSync(join(dir, 'policies'), { recursive: true });
+  writeFileSync(join(dir, 'inventory.yaml'), [
+    `trustDomain: ${BENCH_TRUST_DOMAIN}`,
+    'workloads:',
+    `  - {name: cli, namespace: bench, serviceAccount: cli, labels: {app: cli}, ip: ${ADDR.client}, node: client-node}`,
+    `  - {name: srv, namespace: bench, serviceAccount: srv, labels: {app: srv}, ip: ${ADDR.server}, node: server-node, ports: [${PORTS.tcp}, ${PORTS.iperf}]}`,
+    '',
+  ].join('\n'));
+  writeFileSync(join(dir, 'policies', 'srv.yaml'), [
+    'apiVersion: security.istio.io/v1',
+    'kind: AuthorizationPolicy',
+    'metadata: {name: srv-allow-cli, namespace: bench}',
+    'spec:',
+    '  selector: {matchLabels: {app: srv}}',
+    '  action: ALLOW',
+    '  rules:',
+    '    - from: [{source: {principals: ["cluster.local/ns/bench/sa/cli"]}}]',
+    `      to: [{operation: {ports: ["${PORTS.tcp}", "${PORTS.iperf}"]}}]`,
+    extraPolicy,
+    '',
+  ].join('\n'));
+  const cfg = join(dir, 'syngate.yaml');
+  writeFileSync(cfg, [
+    `node: ${side}-node`,
+    `trustDomain: ${BENCH_TRUST_DOMAIN}`,
+    `datapath: ${datapath}`,
+    `identity: {caBundle: ../${side}/bundle.pem, credentials: ../${side}}`,
+    'policy: {paths: [policies]}',
+    'inventory: {source: static, file: inventory.yaml}',
+    'admin: 127.0.0.1:9901',
+    'flowLog: {sink: off}',
+    'log: {level: warn}',
+    '',
+  ].join('\n'));
+  return cfg;
+}
+
+/** HTTP status of GET url from inside a namespace (0 when unreachable). */
+export function nsHttpStatus(ns: string, url: string): number {
+  const out = nsExec(ns, ['curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', url], { allowFail: true });
+  return Number(out.trim()) || 0;
+}
+
+/** GET url from inside a namespace; '' when unreachable. */
+export function nsHttpGet(ns: string, url: string): string {
+  return nsExec(ns, ['curl', '-s', '-m', '3', url], { allowFail: true });
+}
+
+/** Starts `syngate run` in `ns`; resolves when /readyz answers 200. */
+export async function startSyngate(lab: Lab, ns: string, cfg: string, name: string): Promise<ChildProcess> {
+  const proc = lab.spawnIn(ns, [...syngateCli(), 'run', '--config', cfg], name);
+  const stderr = (): string => (proc as ChildProcess & { stderrText?: () => string }).stderrText?.() ?? '';
+  const end = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}): ${stderr().slice(0, 1500)}`);
+    if (nsHttpStatus(ns, 'http://127.0.0.1:9901/readyz') === 200) return proc;
+    if (Date.now() > end) throw new Error(`${name}: not ready within 30 s: ${stderr().slice(0, 1500)}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+export function syngateVariant(kind: 'nfqueue' | 'pcap'): EnforcerVariant {
+  const nfq = kind === 'nfqueue';
+  return {
+    key: nfq ? 'syngate-nfqueue' : 'syngate-pcap',
+    label: nfq ? 'syngate run, nfqueue datapath (one enforcer per node router)' : 'syngate run, pcap bridge datapath (one enforcer per bump)',
+    throughputBaseline: nfq ? 'direct' : 'pcap-bare',
+    path: nfq ? { key: 'sgnfq', bumps: false, offloads: true } : { key: 'sgpcap', bumps: true, offloads: false },
+    pids: [],
+    async start(lab, p) {
+      if (!existsSync(join(lab.tmp, 'ca'))) makeProjectCerts(lab.tmp);
+      const dp = nfq ? '{type: nfqueue, interfaces: [lan0]}' : '{type: pcap, inside: ein, outside: eout}';
+      for (const side of ['client', 'server'] as const) {
+        const ns = nfq ? (side === 'client' ? p.rtrC : p.rtrS) : side === 'client' ? p.bumpC : p.bumpS;
+        if (ns === null) throw new Error('pcap variant needs bump namespaces');
+        const cfg = writeSyngateNode(join(lab.tmp, `${p.key}-${side}`), side, dp);
+        const proc = await startSyngate(lab, ns, cfg, `syngate ${kind} (${side} node)`);
+        if (proc.pid !== undefined) this.pids.push(proc.pid);
+      }
+    },
+  };
+}
+
 /** syngate itself (`syngate run`) on nfqueue and on the pcap bridge; a string says why not (yet). */
 async function syngateVariants(_opts: RunOptions): Promise<EnforcerVariant[] | string> {
-  return 'syngate datapath variants (syngate run with nfqueue / pcap) not wired yet';
+  const [node, cli] = syngateCli() as [string, string];
+  if (!existsSync(cli)) return 'syngate CLI (bin/syngate.js) not found';
+  try {
+    const help = execFileSync(node, [cli, 'run', '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    if (!/--config/.test(help)) return '`syngate run` is not available in this build';
+  } catch (e) {
+    return `\`syngate run --help\` failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+  }
+  return [syngateVariant('nfqueue'), syngateVariant('pcap')];
 }
 
 /**
@@ -883,7 +1039,13 @@ export async function runSuite(opts: RunOptions): Promise<SuiteOutput> {
       '(offloads off on every veth end of those paths); nfqueue enforcers run in the routers (workload interface lan0)',
   );
   try {
-    const certs = makeTlsCerts(lab.tmp, [ADDR.server]);
+    let certs: TlsFiles;
+    try {
+      certs = makeProjectCerts(lab.tmp);
+    } catch (e) {
+      opts.log(`  syngate ca failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); using openssl certificates`);
+      certs = makeTlsCerts(lab.tmp, [ADDR.server]);
+    }
     out.notes.push(`mTLS certificates: ${certs.origin}; TLS 1.3 only, requestCert + rejectUnauthorized, client SecureContext reused`);
     const t0 = performance.now();
     // Helpers start in parallel (each waits for its own `ready`); the paths are independent.
