@@ -37,9 +37,20 @@ export interface MapModel {
 }
 
 const NS_EXTERNAL = '(external)';
+/**
+ * Records of one tuple whose starts are this close, from different enforcers, are one connection
+ * (the client's and the server's enforcer each log it; their clocks see the SYN at slightly
+ * different times). A tuple is not reused that fast (TIME_WAIT lasts a minute).
+ */
+const SAME_CONNECTION_MS = 1000;
 
 function endpointId(e: FlowRecord['src']): string {
   return e.workload ?? `${NS_EXTERNAL}/${e.ip}`;
+}
+
+/** A record's rule is worth showing: not empty/none, and not the client's view of a peer's reject. */
+function decidingRule(r: FlowRecord): boolean {
+  return r.rule !== '' && r.rule !== 'none' && r.reason !== 'peer-reject';
 }
 
 function nsOf(id: string): string {
@@ -67,21 +78,26 @@ function addSorted(list: string[], v: string): void {
 export function buildMapModel(records: readonly FlowRecord[], workloads: readonly MapWorkload[] = []): MapModel {
   const nodes = new Set<string>(workloads.map((w) => w.id));
   const edges = new Map<string, MapEdge>();
-  const seen = new Map<string, MapEdge>();
+  /** tuple -> [start ms, edge] of the connections seen on it (both enforcers log one connection). */
+  const seen = new Map<string, { start: number; edge: MapEdge; by: string[] }[]>();
   for (const r of records) {
     const from = endpointId(r.src);
     const to = endpointId(r.dst);
     nodes.add(from);
     nodes.add(to);
-    const conn = `${r.src.ip}:${r.src.port}>${r.dst.ip}:${r.dst.port}@${r.start}`;
-    const prior = seen.get(conn);
-    if (prior !== undefined) {
+    const conn = `${r.src.ip}:${r.src.port}>${r.dst.ip}:${r.dst.port}`;
+    const start = Date.parse(r.start);
+    const list = seen.get(conn) ?? [];
+    const match = list.find((x) => Math.abs(x.start - start) <= SAME_CONNECTION_MS && !x.by.includes(`${r.enforcer}|${r.direction}`));
+    const prior = match?.edge;
+    if (match !== undefined && prior !== undefined) {
+      match.by.push(`${r.enforcer}|${r.direction}`);
       // The other enforcer's record of the same connection: merge provenance, count once.
       // A deny by either side is the connection's verdict.
       addSorted(prior.enforcers, r.enforcer);
       if (r.verdict === 'deny' || prior.verdict !== 'deny') {
-        if (r.rule !== '') addSorted(prior.rules, r.rule);
-        addSorted(prior.reasons, r.reason);
+        if (decidingRule(r)) addSorted(prior.rules, r.rule);
+        if (r.reason !== 'peer-reject' || prior.reasons.length === 0) addSorted(prior.reasons, r.reason);
       }
       continue;
     }
@@ -92,10 +108,11 @@ export function buildMapModel(records: readonly FlowRecord[], workloads: readonl
       edges.set(key, e);
     }
     e.count++;
-    if (r.rule !== '') addSorted(e.rules, r.rule);
+    if (decidingRule(r)) addSorted(e.rules, r.rule);
     addSorted(e.reasons, r.reason);
     addSorted(e.enforcers, r.enforcer);
-    seen.set(conn, e);
+    list.push({ start, edge: e, by: [`${r.enforcer}|${r.direction}`] });
+    seen.set(conn, list);
   }
   const byNs = new Map<string, string[]>();
   for (const id of [...nodes].sort()) {
@@ -113,6 +130,30 @@ export function buildMapModel(records: readonly FlowRecord[], workloads: readonl
   return { namespaces, edges: edgeList };
 }
 
+/**
+ * Depth of each workload in its namespace's own call graph (longest path from a workload no one
+ * in the namespace calls), capped so a box stays readable; cycles stop at the cap.
+ */
+function intraNamespaceRanks(model: MapModel): Map<string, number> {
+  const rank = new Map<string, number>();
+  const intra = model.edges.filter((e) => e.verdict !== 'deny' && nsOf(e.from) === nsOf(e.to) && e.from !== e.to);
+  for (const ns of model.namespaces) for (const id of ns.workloads) rank.set(id, 0);
+  for (let round = 0; round < MAX_SUBCOLS; round++) {
+    let changed = false;
+    for (const e of intra) {
+      const r = Math.min(MAX_SUBCOLS - 1, (rank.get(e.from) ?? 0) + 1);
+      if (r > (rank.get(e.to) ?? 0)) {
+        rank.set(e.to, r);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  return rank;
+}
+
+const MAX_SUBCOLS = 4;
+
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
@@ -120,7 +161,8 @@ function esc(s: string): string {
 const NODE_W = 170;
 const NODE_H = 34;
 const NODE_GAP = 22;
-const COL_W = 360;
+const SUBCOL_GAP = 110;
+const NS_GAP = 150;
 const NS_PAD = 16;
 const NS_HEADER = 30;
 const TOP = 70;
@@ -137,21 +179,34 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
   const model = buildMapModel(records, opts.workloads ?? []);
   const title = opts.title ?? 'syngate dependency map';
   const pos = new Map<string, { x: number; y: number }>();
+  const rank = intraNamespaceRanks(model);
   let maxRows = 0;
+  let x = LEFT;
   const nsBoxes: string[] = [];
-  model.namespaces.forEach((ns, col) => {
-    const x = LEFT + col * COL_W;
-    maxRows = Math.max(maxRows, ns.workloads.length);
-    const h = NS_HEADER + ns.workloads.length * (NODE_H + NODE_GAP) + NS_PAD;
+  for (const ns of model.namespaces) {
+    // Sub-columns by call depth inside the namespace, so its own edges run left to right.
+    const cols: string[][] = [];
+    for (const id of ns.workloads) {
+      const r = rank.get(id) ?? 0;
+      while (cols.length <= r) cols.push([]);
+      cols[r]?.push(id);
+    }
+    const rows = Math.max(1, ...cols.map((c) => c.length));
+    maxRows = Math.max(maxRows, rows);
+    const w = cols.length * NODE_W + (cols.length - 1) * SUBCOL_GAP + 2 * NS_PAD;
+    const h = NS_HEADER + rows * (NODE_H + NODE_GAP) + NS_PAD;
     nsBoxes.push(
-      `<g class="ns" data-namespace="${esc(ns.name)}"><rect x="${x}" y="${TOP}" width="${NODE_W + 2 * NS_PAD}" height="${h}" rx="10" fill="#f4f6fa" stroke="#9aa5b8"/>` +
+      `<g class="ns" data-namespace="${esc(ns.name)}"><rect x="${x}" y="${TOP}" width="${w}" height="${h}" rx="10" fill="#f4f6fa" stroke="#9aa5b8"/>` +
         `<text x="${x + NS_PAD}" y="${TOP + 20}" class="nsl">${esc(ns.name)}</text></g>`,
     );
-    ns.workloads.forEach((id, row) => {
-      pos.set(id, { x: x + NS_PAD, y: TOP + NS_HEADER + row * (NODE_H + NODE_GAP) });
+    cols.forEach((col, c) => {
+      // centre shorter columns vertically
+      const y0 = TOP + NS_HEADER + ((rows - col.length) * (NODE_H + NODE_GAP)) / 2;
+      col.forEach((id, row) => pos.set(id, { x: x + NS_PAD + c * (NODE_W + SUBCOL_GAP), y: y0 + row * (NODE_H + NODE_GAP) }));
     });
-  });
-  const width = Math.max(640, LEFT * 2 + model.namespaces.length * COL_W);
+    x += w + NS_GAP;
+  }
+  const width = Math.max(640, x - NS_GAP + LEFT);
   const height = TOP + NS_HEADER + maxRows * (NODE_H + NODE_GAP) + NS_PAD + 60;
 
   // Edges: from the right/left side of the source box to the other side of the target box.
@@ -165,7 +220,7 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
     const pairKey = e.from < e.to ? `${e.from}|${e.to}` : `${e.to}|${e.from}`;
     const k = pairCount.get(pairKey) ?? 0;
     pairCount.set(pairKey, k + 1);
-    const sameCol = a.x === b.x;
+    const sameCol = Math.abs(a.x - b.x) < NODE_W;
     const forward = b.x > a.x;
     const x1 = sameCol ? a.x + NODE_W : forward ? a.x + NODE_W : a.x;
     const x2 = sameCol ? b.x + NODE_W : forward ? b.x : b.x + NODE_W;
