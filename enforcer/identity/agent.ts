@@ -100,7 +100,7 @@ export interface IdentityConfig {
   peerHintSize: number;
   negativeCacheSize: number;
   negativeTtlSec: number;
-  /** Replay set: 2 generations of 2^n slots, each refusing inserts when half full. */
+  /** Replay set: 2 generations growing up to 2^n slots each, refusing inserts at half load there. */
   replayCapacityLog2: number;
   /** Budget of signature verifications + X25519 derivations per source IPv4 address. */
   budgetPerSource: BucketSpec;
@@ -120,7 +120,7 @@ export const DEFAULT_IDENTITY_CONFIG: Readonly<IdentityConfig> = Object.freeze({
   peerHintSize: 65536,
   negativeCacheSize: 16384,
   negativeTtlSec: 60,
-  replayCapacityLog2: 18,
+  replayCapacityLog2: 22,
   budgetPerSource: { ratePerSec: 200, burst: 400 },
   budgetGlobal: { ratePerSec: 4000, burst: 8000 },
   budgetTableLog2: 12,

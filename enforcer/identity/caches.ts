@@ -4,8 +4,9 @@
 //    oldest insertion (FIFO: a hit does not reorder, so a hit costs one Map probe);
 //  - ReplayCache remembers every inserted nonce for at least `windowSec` seconds and at most
 //    2 * windowSec (two generations of open-addressing tables over typed arrays, no per-entry
-//    objects); when the current generation is half full, add() refuses (fail closed: the caller
-//    rejects the SYN) rather than forget a nonce that is still inside the window;
+//    objects); a generation starts small and doubles when half full; at its maximum size and
+//    half load add() refuses (fail closed: the caller rejects the SYN) rather than forget a
+//    nonce that is still inside the window;
 //  - TokenBuckets is a fixed-size, 4-way set-associative table of per-source buckets plus one
 //    global bucket; a source that finds no slot evicts the least recently used slot of its set,
 //    which restarts that source at a full bucket only if it had been idle longest.
@@ -51,35 +52,61 @@ export class BoundedMap<K, V> {
   }
 }
 
+/** One open-addressing table of 8-byte nonce prefixes (hi, lo words). */
+class NonceTable {
+  readonly hi: Uint32Array;
+  readonly lo: Uint32Array;
+  readonly used: Uint8Array;
+  readonly mask: number;
+  count = 0;
+  constructor(readonly log2: number) {
+    const cap = 1 << log2;
+    this.hi = new Uint32Array(cap);
+    this.lo = new Uint32Array(cap);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+  /** Slot index of (h, l), or -1 - (first free slot) when absent. Load stays <= 1/2, so a free slot exists. */
+  find(h: number, l: number): number {
+    let i = (Math.imul(h ^ l, 0x9e3779b1) >>> 0) & this.mask;
+    for (let n = 0; n <= this.mask; n++) {
+      if (this.used[i] === 0) return -1 - i;
+      if (this.hi[i] === h && this.lo[i] === l) return i;
+      i = (i + 1) & this.mask;
+    }
+    return -1 - this.mask - 1;
+  }
+  put(h: number, l: number): void {
+    const r = this.find(h, l);
+    if (r >= 0) return;
+    const i = -1 - r;
+    this.hi[i] = h;
+    this.lo[i] = l;
+    this.used[i] = 1;
+    this.count++;
+  }
+}
+
 /** Set of recently seen 16-byte nonces, keyed by their first 8 bytes. */
 export class ReplayCache {
-  private readonly mask: number;
-  private readonly limit: number;
-  private curHi: Uint32Array;
-  private curLo: Uint32Array;
-  private curUsed: Uint8Array;
-  private prevHi: Uint32Array;
-  private prevLo: Uint32Array;
-  private prevUsed: Uint8Array;
-  private curCount = 0;
+  private cur: NonceTable;
+  private prev: NonceTable;
   private genStartSec = -1;
   refusedFull = 0;
+  /**
+   * Tables start at 2^initialLog2 slots and double (rehash) when half full, up to
+   * 2^maxLog2 slots; at that size and half load, add() refuses.
+   */
   constructor(
-    readonly capacityLog2: number,
+    readonly maxLog2: number,
     readonly windowSec: number,
+    readonly initialLog2 = Math.min(12, maxLog2),
   ) {
-    const cap = 1 << capacityLog2;
-    this.mask = cap - 1;
-    this.limit = cap >>> 1;
-    this.curHi = new Uint32Array(cap);
-    this.curLo = new Uint32Array(cap);
-    this.curUsed = new Uint8Array(cap);
-    this.prevHi = new Uint32Array(cap);
-    this.prevLo = new Uint32Array(cap);
-    this.prevUsed = new Uint8Array(cap);
+    this.cur = new NonceTable(this.initialLog2);
+    this.prev = new NonceTable(this.initialLog2);
   }
   get size(): number {
-    return this.curCount;
+    return this.cur.count + this.prev.count;
   }
   private roll(nowSec: number): void {
     if (this.genStartSec < 0) {
@@ -88,66 +115,40 @@ export class ReplayCache {
     }
     const age = nowSec - this.genStartSec;
     if (age < this.windowSec) return;
-    if (age >= 2 * this.windowSec) {
-      // Both generations are older than the window.
-      this.prevUsed.fill(0);
-      this.curUsed.fill(0);
-    } else {
-      const h = this.prevHi;
-      const l = this.prevLo;
-      const u = this.prevUsed;
-      this.prevHi = this.curHi;
-      this.prevLo = this.curLo;
-      this.prevUsed = this.curUsed;
-      u.fill(0);
-      this.curHi = h;
-      this.curLo = l;
-      this.curUsed = u;
-    }
-    this.curCount = 0;
+    // Entries of `prev` are older than one window: drop them. If `cur` is older than one window
+    // too (age >= 2 windows), drop it as well.
+    this.prev = age >= 2 * this.windowSec ? new NonceTable(this.initialLog2) : this.cur;
+    this.cur = new NonceTable(Math.max(this.initialLog2, Math.min(this.prev.log2, this.maxLog2)));
     this.genStartSec = nowSec;
   }
-  private static find(hi: Uint32Array, lo: Uint32Array, used: Uint8Array, mask: number, h: number, l: number): number {
-    let i = (Math.imul(h ^ l, 0x9e3779b1) >>> 0) & mask;
-    for (let n = 0; n <= mask; n++) {
-      if (used[i] === 0) return -1 - i;
-      if (hi[i] === h && lo[i] === l) return i;
-      i = (i + 1) & mask;
-    }
-    return -1 - mask - 1;
+  private grow(): boolean {
+    const t = this.cur;
+    if (t.log2 >= this.maxLog2) return false;
+    const n = new NonceTable(t.log2 + 1);
+    for (let i = 0; i <= t.mask; i++) if (t.used[i] === 1) n.put(t.hi[i] ?? 0, t.lo[i] ?? 0);
+    this.cur = n;
+    return true;
   }
   /** Returns true iff the nonce at nonce[off..off+8] was added within the window. */
   has(nonce: Uint8Array, off: number, nowSec: number): boolean {
     this.roll(nowSec);
     const h = readU32(nonce, off);
     const l = readU32(nonce, off + 4);
-    return (
-      ReplayCache.find(this.curHi, this.curLo, this.curUsed, this.mask, h, l) >= 0 ||
-      ReplayCache.find(this.prevHi, this.prevLo, this.prevUsed, this.mask, h, l) >= 0
-    );
+    return this.cur.find(h, l) >= 0 || this.prev.find(h, l) >= 0;
   }
-  /** Adds a nonce; returns false iff the cache is full (the caller must reject). */
+  /** Adds a nonce; returns false iff the cache is at its maximum size (the caller must reject). */
   add(nonce: Uint8Array, off: number, nowSec: number): boolean {
     this.roll(nowSec);
-    if (this.curCount >= this.limit) {
+    if (this.cur.count >= (this.cur.mask + 1) >>> 1 && !this.grow()) {
       this.refusedFull++;
       return false;
     }
-    const h = readU32(nonce, off);
-    const l = readU32(nonce, off + 4);
-    const r = ReplayCache.find(this.curHi, this.curLo, this.curUsed, this.mask, h, l);
-    if (r >= 0) return true;
-    const i = -1 - r;
-    this.curHi[i] = h;
-    this.curLo[i] = l;
-    this.curUsed[i] = 1;
-    this.curCount++;
+    this.cur.put(readU32(nonce, off), readU32(nonce, off + 4));
     return true;
   }
   clear(): void {
-    this.curUsed.fill(0);
-    this.prevUsed.fill(0);
-    this.curCount = 0;
+    this.cur = new NonceTable(this.initialLog2);
+    this.prev = new NonceTable(this.initialLog2);
   }
 }
 

@@ -80,11 +80,15 @@ describe('bounded caches', () => {
   });
 
   it('ReplayCache refuses inserts when half full (fail closed) instead of forgetting', () => {
-    const r = new ReplayCache(4, 10); // 16 slots, limit 8
+    const r = new ReplayCache(6, 10, 2); // grows 4 -> 64 slots, limit 32
+    const nonces = Array.from({ length: 40 }, () => crypto.randomBytes(16));
     let ok = 0;
-    for (let i = 0; i < 20; i++) if (r.add(crypto.randomBytes(16), 0, 5)) ok++;
-    expect(ok).toBe(8);
-    expect(r.refusedFull).toBe(12);
+    for (const n of nonces) if (r.add(n, 0, 5)) ok++;
+    expect(ok).toBe(32);
+    expect(r.refusedFull).toBe(8);
+    // Growth kept every accepted nonce.
+    expect(nonces.slice(0, 32).every((n) => r.has(n, 0, 6))).toBe(true);
+    expect(nonces.slice(32).some((n) => r.has(n, 0, 6))).toBe(false);
   });
 
   it('TokenBuckets: per-source isolation, global cap, refill over time', () => {
