@@ -139,6 +139,25 @@ export class PolicyTable {
   /** Sorted start addresses of the IP classes; class c covers [bounds[c], bounds[c+1]). */
   readonly ipBounds: Uint32Array;
 
+  /**
+   * Directory over /16 prefixes (only when there are many classes): the first and last class
+   * touching each /16, so ipClassOf() usually answers with two loads and searches only within a
+   * /16 that CIDR boundaries actually cut.
+   */
+  private readonly ipDirLo: Int32Array | undefined;
+  private readonly ipDirHi: Int32Array | undefined;
+  /** Per /16: offset into ipSubPool of a /24-level (lo, hi) directory when the /16 spans many classes, else -1. */
+  private readonly ipSub: Int32Array | undefined;
+  private readonly ipSubPool: Int32Array | undefined;
+
+  /**
+   * Direct-mapped memo of ipClassOf (4096 slots): ipMemoKey holds the address (as int32),
+   * ipMemoVal the class + 1 (0 = empty). Peers repeat, so this is usually a hit; a miss costs
+   * the directory walk and overwrites the slot. Only used when there are several classes.
+   */
+  private readonly ipMemoKey = new Int32Array(4096);
+  private readonly ipMemoVal = new Int32Array(4096);
+
   /** Per workload: numeric Mode and strict default-deny. */
   readonly modes: Uint8Array;
   private readonly strict: Uint8Array;
@@ -184,6 +203,35 @@ export class PolicyTable {
       if (list === undefined) this.identityWorkloads.set(id, [w]);
       else list.push(w);
     }
+    if (this.ipBounds.length > 32) {
+      const lo = new Int32Array(65536);
+      const hi = new Int32Array(65536);
+      for (let p = 0; p < 65536; p++) {
+        lo[p] = this.searchClass(p * 65536, 0, this.ipBounds.length - 1);
+        hi[p] = this.searchClass(p * 65536 + 0xffff, 0, this.ipBounds.length - 1);
+      }
+      this.ipDirLo = lo;
+      this.ipDirHi = hi;
+      const sub = new Int32Array(65536).fill(-1);
+      let busy = 0;
+      for (let p = 0; p < 65536; p++) if ((hi[p] ?? 0) - (lo[p] ?? 0) > 8) busy++;
+      const pool = new Int32Array(busy * 512);
+      let used = 0;
+      for (let p = 0; p < 65536; p++) {
+        const l = lo[p] ?? 0;
+        const h = hi[p] ?? 0;
+        if (h - l <= 8) continue;
+        sub[p] = used;
+        for (let q = 0; q < 256; q++) {
+          const base = p * 65536 + q * 256;
+          pool[used + 2 * q] = this.searchClass(base, l, h);
+          pool[used + 2 * q + 1] = this.searchClass(base + 255, l, h);
+        }
+        used += 512;
+      }
+      this.ipSub = sub;
+      this.ipSubPool = pool;
+    }
     this.slots = new Int32Array(4 * 1024).fill(-1);
     this.mask = 1023;
     this.pool = new Int32Array(4096);
@@ -201,7 +249,8 @@ export class PolicyTable {
 
   /** Bytes held by the typed arrays of this table (rows, port maps, IP classes, per-workload data). */
   get typedBytes(): number {
-    return this.slots.byteLength + this.pool.byteLength + this.ipBounds.byteLength + this.modes.byteLength +
+    return this.slots.byteLength + this.pool.byteLength + this.ipBounds.byteLength + this.modes.byteLength + 2 * 4096 * 4 +
+      (this.ipDirLo?.byteLength ?? 0) * 3 + (this.ipSubPool?.byteLength ?? 0) +
       this.strict.byteLength + this.workloadIdentity.byteLength;
   }
 
@@ -222,10 +271,39 @@ export class PolicyTable {
 
   /** The IP class of a uint32 address. Allocation-free binary search over the class starts. */
   ipClassOf(ip: number): number {
-    const b = this.ipBounds;
     const v = ip >>> 0;
-    let lo = 0;
-    let hi = b.length - 1;
+    if (this.ipBounds.length === 1) return 0;
+    const slot = (Math.imul(v, 0x9e3779b1) >>> 20) & 4095;
+    const memo = this.ipMemoVal[slot] ?? 0;
+    if (memo !== 0 && this.ipMemoKey[slot] === (v | 0)) return memo - 1;
+    const c = this.classOfSlow(v);
+    this.ipMemoKey[slot] = v | 0;
+    this.ipMemoVal[slot] = c + 1;
+    return c;
+  }
+
+  private classOfSlow(v: number): number {
+    const dl = this.ipDirLo;
+    if (dl === undefined) return this.searchClass(v, 0, this.ipBounds.length - 1);
+    const p = v >>> 16;
+    let lo = dl[p] ?? 0;
+    let hi = this.ipDirHi?.[p] ?? lo;
+    if (lo === hi) return lo;
+    const sub = this.ipSub?.[p] ?? -1;
+    if (sub >= 0) {
+      const o = sub + 2 * ((v >>> 8) & 255);
+      lo = this.ipSubPool?.[o] ?? lo;
+      hi = this.ipSubPool?.[o + 1] ?? hi;
+      if (lo === hi) return lo;
+    }
+    return this.searchClass(v, lo, hi);
+  }
+
+  /** Largest class index c in [lo, hi] with ipBounds[c] <= v (v uint32). */
+  private searchClass(v: number, lo0: number, hi0: number): number {
+    const b = this.ipBounds;
+    let lo = lo0;
+    let hi = hi0;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if ((b[mid] ?? 0) <= v) lo = mid;

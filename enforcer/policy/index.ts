@@ -7,7 +7,7 @@ export { formatDiagnostic, parseYamlText, Reader } from './yaml-read.js';
 export type * from './model.js';
 export { Proto, PROTO_NAMES, policyId, protoFromIpProto } from './model.js';
 export type { LoadResult } from './parse.js';
-export { expandPaths, hasErrors, loadPolicyPaths, loadPolicyTexts, parseLabelExpr, parsePattern, parsePortText } from './parse.js';
+export { expandPaths, hasErrors, loadPolicyObjects, loadPolicyPaths, loadPolicyTexts, parseLabelExpr, parsePattern, parsePortText } from './parse.js';
 export type { Inventory, InventoryResult, NamespaceInfo, Workload, WorkloadMode, WorkloadPort } from './inventory.js';
 export {
   inventoryFromMap, loadInventoryFile, loadInventoryText, Mode, MODE_NAMES, parseSpiffeId, spiffeId,

@@ -6,7 +6,8 @@
 // an ALLOW rule needing L7 never matches, a DENY rule with L7 denies on its L4 part).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join as pjoin } from 'node:path';
-import type { Document, Node } from 'yaml';
+import { Document, LineCounter } from 'yaml';
+import type { Node } from 'yaml';
 import { parseCidr } from './ipv4.js';
 import type { Cidr } from './ipv4.js';
 import type {
@@ -90,6 +91,37 @@ export function loadPolicyTexts(inputs: readonly { file: string; text: string }[
   const fileOrder = new Map(inputs.map((inp, i) => [inp.file, i]));
   diagnostics.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
   return { policies, diagnostics, files: inputs.map((i) => i.file) };
+}
+
+/**
+ * Loads policy documents given as plain values (already-parsed YAML/JSON), e.g. from a scenario
+ * file or a generator. Same validation as loadPolicyTexts; positions are 1:1 (there is no text).
+ */
+export function loadPolicyObjects(inputs: readonly { file: string; value: unknown }[]): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const policies: Policy[] = [];
+  const seen = new Map<string, SourcePos>();
+  const lc = new LineCounter();
+  lc.addNewLine(0);
+  for (const { file, value } of inputs) {
+    let p: Policy | undefined;
+    try {
+      const doc = new Document(value, { aliasDuplicateObjects: false }) as unknown as Document.Parsed;
+      p = parseDocument(new Reader(file, lc, diagnostics, doc), doc);
+    } catch (e) {
+      diagnostics.push({ file, line: 1, col: 1, path: '', message: `internal loader error: ${String(e)}`, severity: 'error' });
+      p = undefined;
+    }
+    if (p === undefined) continue;
+    const id = policyId(p);
+    if (seen.has(id)) {
+      diagnostics.push({ ...p.pos, path: 'metadata.name', severity: 'error', message: `duplicate policy ${id}` });
+      continue;
+    }
+    seen.set(id, p.pos);
+    policies.push(p);
+  }
+  return { policies, diagnostics, files: [...new Set(inputs.map((i) => i.file))] };
 }
 
 /** Expands files and folders (recursively, *.yaml / *.yml, sorted) into a file list. */
