@@ -19,6 +19,8 @@ export interface ReadyState {
 export interface AdminHandlers {
   registry: Registry;
   ready(): ReadyState;
+  /** Called before /metrics renders (refresh sampled values). */
+  beforeScrape?(): void;
   flows(limit: number): FlowRecord[];
   /** Self-contained HTML of the dependency map over the given records. */
   map(records: FlowRecord[]): string;
@@ -48,6 +50,7 @@ async function handle(h: AdminHandlers, req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? '/', 'http://admin');
   switch (url.pathname) {
     case '/metrics': {
+      h.beforeScrape?.();
       const body = await h.registry.metrics();
       send(res, 200, h.registry.contentType, body);
       return;

@@ -33,8 +33,6 @@ export interface NfqueueDatapathConfig {
   failOpen: boolean;
   /** nftables table (family ip) owned by the adapter. */
   table: string;
-  /** Also queue traffic originated or delivered locally (OUTPUT/INPUT hooks). */
-  includeLocal: boolean;
 }
 
 export interface PcapDatapathConfig {
@@ -312,17 +310,17 @@ function parseAdmin(c: Checker, o: Obj, path: Path): { host: string; port: numbe
 function parseDatapath(c: Checker, v: unknown): DatapathConfig {
   const P: Path = ['datapath'];
   if (v === undefined || v === null) c.fail(P, 'is required');
-  const o0 = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'includeLocal', 'inside', 'outside', 'bufferSize']);
+  const o0 = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'inside', 'outside', 'bufferSize']);
   const type = c.enumOf(o0, [...P, 'type'], ['nfqueue', 'pcap'] as const);
   if (type === 'nfqueue') {
-    const o = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'includeLocal']);
+    const o = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table']);
     const queueBase = c.int(o, [...P, 'queueBase'], 0, 65532, 7100);
     const ifs = c.list(o, [...P, 'interfaces']);
     if (ifs.length === 0) c.fail([...P, 'interfaces'], 'must name at least one workload interface (pattern), e.g. veth*');
     const interfaces = ifs.map((x, i) => c.iface(x, [...P, 'interfaces', i]));
     const table = c.str(o, [...P, 'table'], 'syngate');
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(table)) c.fail([...P, 'table'], `must be an nftables table name (got ${show(table)})`);
-    return { type, queueBase, interfaces, failOpen: c.bool(o, [...P, 'failOpen'], false), table, includeLocal: c.bool(o, [...P, 'includeLocal'], false) };
+    return { type, queueBase, interfaces, failOpen: c.bool(o, [...P, 'failOpen'], false), table };
   }
   const o = c.obj(v, P, ['type', 'inside', 'outside', 'bufferSize']);
   if (o['inside'] === undefined) c.fail([...P, 'inside'], 'is required for the pcap datapath');

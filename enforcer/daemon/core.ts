@@ -1,16 +1,508 @@
-// The engine core the daemon drives (policy + inventory + identity + engine + datapath).
-// Wired to the engine once it lands.
+// The engine core the daemon drives: inventory + policy + identity + engine + datapath.
+// Invariants:
+//  - reload() builds the complete new state (inventory, credentials, compiled policy) before it
+//    touches anything in force; any error throws with FILE:LINE:COL and leaves the old state;
+//  - the swap is one engine.setPolicy() call (atomic for the hot path, which runs on the same
+//    thread); flows the new table denies are revoked by the engine, and on nfqueue their kernel
+//    conntrack entries are dropped so the next packet of each reaches the engine and is answered
+//    with RSTs built from that live packet (docs/deploy.md, "Revocation");
+//  - the frame handler never throws and allocates nothing per packet beyond the engine's own work;
+//  - flow records come only from engine events (one at authorization, one at close/revocation/
+//    reject) and from the interval scan of established flows, never per packet.
+import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { SyngateError } from '../errors.js';
+import { reasonLabel } from '../reasons.js';
+import {
+  EventKind, EventVerdict, LinkType, TablePolicyPort, createEngine, toFlowRecord,
+  type AgentHandshake, type Engine, type EngineEvent, type FlowRecord, type TablePolicyOptions,
+} from '../engine/index.js';
+import { CtFlag, CtState } from '../conntrack/index.js';
+import { createDatapath, type AdapterState, type DatapathAdapter, type FrameDecision, type FrameHandler } from '../datapath/index.js';
+import { IdentityAgent, TrustBundle, type LocalWorkload, type NodeIdentity, type PeerIdentity } from '../identity/index.js';
+import { compile, formatDiagnostic, loadInventoryFile, loadInventoryText, loadPolicyPaths, type Diagnostic, type Inventory, type PolicyTable } from '../policy/index.js';
 import type { DaemonConfig } from './config.js';
-import type { EnforcerCore } from './daemon.js';
+import type { EnforcerCore, ReloadResult, StateGroup } from './daemon.js';
 import type { Logger } from './log.js';
-import type { SyngateMetrics } from './metrics.js';
-import type { FlowRecord } from '../engine/flow-record.js';
+import { CounterSync, type SyngateMetrics } from './metrics.js';
+import type { WatchGroup } from './watch.js';
+import { KubeClient, KubeWatcher, inClusterApiServer, type KubeInventoryState } from './k8s.js';
 
-export async function createEngineCore(_c: DaemonConfig, _l: Logger, _m: SyngateMetrics): Promise<EnforcerCore> {
-  throw new SyngateError('SYNGATE_DAEMON_START', 'the engine core is not wired yet');
+/** Files of a node credential folder (as `syngate ca issue --node` writes them). */
+export const CREDENTIAL_FILE = 'node.cred';
+export const NODE_KEY_FILE = 'node.key';
+
+function u32ToIp(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+function throwDiagnostics(what: string, diags: readonly Diagnostic[]): never {
+  const errors = diags.filter((d) => d.severity === 'error');
+  const shown = errors.slice(0, 5).map(formatDiagnostic).join('; ');
+  throw new SyngateError('SYNGATE_DAEMON_START', `${what}: ${shown}${errors.length > 5 ? ` (and ${errors.length - 5} more)` : ''}`);
+}
+
+export interface Credentials {
+  bundle: TrustBundle;
+  node: NodeIdentity;
+  /** Text of the inputs, to tell whether a reload changed anything. */
+  fingerprint: string;
+}
+
+/** Reads the CA bundle and this node's credential. Throws SyngateError naming the file. */
+export function loadCredentials(cfg: DaemonConfig): Credentials {
+  const read = (f: string): Buffer => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new SyngateError('SYNGATE_DAEMON_START', `${f}:1:1: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    }
+  };
+  const bundlePem = read(cfg.identity.caBundle).toString('utf8');
+  let bundle: TrustBundle;
+  try {
+    bundle = TrustBundle.fromPem(bundlePem, cfg.identity.caBundle);
+  } catch (e) {
+    throw new SyngateError('SYNGATE_DAEMON_START', `${cfg.identity.caBundle}:1:1: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const credFile = join(cfg.identity.credentials, CREDENTIAL_FILE);
+  const keyFile = join(cfg.identity.credentials, NODE_KEY_FILE);
+  const credential = new Uint8Array(read(credFile));
+  const keyPem = read(keyFile).toString('utf8');
+  let nodeKey: KeyObject;
+  try {
+    nodeKey = createPrivateKey(keyPem);
+  } catch (e) {
+    throw new SyngateError('SYNGATE_DAEMON_START', `${keyFile}:1:1: not a PEM private key (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+  }
+  return { bundle, node: { credential, nodeKey }, fingerprint: `${bundlePem}\0${Buffer.from(credential).toString('base64')}\0${keyPem}` };
+}
+
+/** Workloads of the Kubernetes watcher as an inventory (the policy domain's format). */
+export function inventoryFromKube(state: KubeInventoryState, cfg: DaemonConfig): Inventory {
+  const wls = state.workloads();
+  const namespaces = new Map<string, Record<string, string>>();
+  for (const w of wls) namespaces.set(w.namespace, w.namespaceLabels);
+  const doc = {
+    trustDomain: cfg.trustDomain,
+    mode: cfg.mode,
+    namespaces: [...namespaces].map(([name, labels]) => ({ name, labels })),
+    workloads: wls.map((w) => ({
+      name: w.name,
+      namespace: w.namespace,
+      serviceAccount: w.serviceAccount,
+      labels: w.labels,
+      ip: w.ip,
+      node: w.node,
+      ports: w.ports.map((p) => (p.name === null ? { port: p.port, protocol: p.protocol } : { name: p.name, port: p.port, protocol: p.protocol })),
+    })),
+  };
+  const r = loadInventoryText(stringify(doc), `kubernetes:${state.nodeName}`);
+  if (r.inventory === undefined) throwDiagnostics('kubernetes inventory', r.diagnostics);
+  return r.inventory;
+}
+
+/** Kernel NFQUEUE drops, from /proc/net/netfilter/nfnetlink_queue (queue -> dropped). */
+export function readNfqueueDrops(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // queue_number peer_portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
+    if (f.length < 7) continue;
+    const q = Number(f[0]);
+    const dropped = Number(f[5]) + Number(f[6]);
+    if (Number.isInteger(q) && Number.isFinite(dropped)) out.set(q, dropped);
+  }
+  return out;
+}
+
+export class EngineCore implements EnforcerCore {
+  private inventory: Inventory | null = null;
+  private creds: Credentials | null = null;
+  private table: PolicyTable | null = null;
+  private agent: IdentityAgent | null = null;
+  private readonly registered = new Map<string, LocalWorkload>();
+  private port: TablePolicyPort | null = null;
+  engine: Engine<AgentHandshake, PeerIdentity> | null = null;
+  adapter: DatapathAdapter | null = null;
+  private revision = 0;
+  private kube: KubeWatcher | null = null;
+  private readonly sync = new CounterSync();
+  private lastInterval = 0;
+  private readonly pendingRecords: FlowRecord[] = [];
+  private conntrackWarned = false;
+  readonly linkType: LinkType;
+
+  constructor(
+    readonly cfg: DaemonConfig,
+    private readonly log: Logger,
+    private readonly metrics: SyngateMetrics,
+  ) {
+    this.linkType = cfg.datapath.type === 'nfqueue' ? LinkType.RAW_IPV4 : LinkType.ETHERNET;
+  }
+
+  watchGroups(): WatchGroup[] {
+    const g: WatchGroup[] = [
+      { name: 'policy', paths: this.cfg.policy.paths },
+      { name: 'credentials', paths: [this.cfg.identity.caBundle, this.cfg.identity.credentials] },
+    ];
+    if (this.cfg.inventory.source === 'static') g.push({ name: 'inventory', paths: [this.cfg.inventory.file] });
+    return g;
+  }
+
+  private loadInventory(): Inventory {
+    const inv = this.cfg.inventory;
+    if (inv.source === 'static') {
+      const r = loadInventoryFile(inv.file);
+      if (r.inventory === undefined || r.diagnostics.some((d) => d.severity === 'error')) throwDiagnostics('inventory', r.diagnostics);
+      return r.inventory;
+    }
+    if (this.kube === null) throw new SyngateError('SYNGATE_DAEMON_START', 'kubernetes inventory: the watcher is not started');
+    return inventoryFromKube(this.kube.state, this.cfg);
+  }
+
+  async reload(groups: readonly StateGroup[]): Promise<ReloadResult> {
+    const now = Date.now();
+    const warnings: string[] = [];
+    // 1. Build everything new, touching nothing in force.
+    const inventory = groups.includes('inventory') || this.inventory === null ? this.loadInventory() : this.inventory;
+    let creds = this.creds;
+    if (groups.includes('credentials') || creds === null) {
+      const c = loadCredentials(this.cfg);
+      if (creds === null || c.fingerprint !== creds.fingerprint) creds = c;
+    }
+    const loaded = loadPolicyPaths(this.cfg.policy.paths);
+    if (loaded.diagnostics.some((d) => d.severity === 'error')) throwDiagnostics('policy', loaded.diagnostics);
+    for (const d of loaded.diagnostics) if (d.severity === 'warning') warnings.push(formatDiagnostic(d));
+    const table = compile(inventory, loaded.policies, {
+      rootNamespace: this.cfg.policy.rootNamespace,
+      defaultDeny: this.cfg.policy.defaultDeny,
+      ...(this.table === null ? {} : { previous: this.table }),
+    });
+
+    // 2. Identity: create, or rotate credentials / trust bundle in place.
+    let agent = this.agent;
+    if (agent === null) {
+      if (creds === null) throw new SyngateError('SYNGATE_DAEMON_START', 'credentials missing');
+      agent = new IdentityAgent({ node: creds.node, bundle: creds.bundle, config: { clockSkewSec: this.cfg.identity.clockSkewSeconds }, nowMs: now });
+    } else if (creds !== this.creds && creds !== null) {
+      agent.setTrustBundle(creds.bundle);
+      agent.setNodeCredential(creds.node, now);
+      this.log.info('credentials rotated', { caBundle: this.cfg.identity.caBundle, credentials: this.cfg.identity.credentials });
+    }
+    for (const w of inventory.workloads) {
+      if (!w.enforcer || w.node !== this.cfg.node) continue;
+      const key = `${w.namespace}/${w.name}@${w.ip}@${w.spiffeId}@${JSON.stringify(w.labels)}`;
+      if (!this.registered.has(key)) this.registered.set(key, agent.registerWorkload({ spiffeId: w.spiffeId, labels: { ...w.labels }, ip: w.ip }, now));
+    }
+
+    // 3. Commit: the engine swap (revocation happens here).
+    const portOpts: TablePolicyOptions = { node: this.cfg.node, redirect: this.cfg.envoy.inboundPort !== null };
+    this.inventory = inventory;
+    this.creds = creds;
+    this.table = table;
+    this.agent = agent;
+    this.revision = table.revision;
+    let revoked = 0;
+    if (this.engine === null) {
+      const c = this.cfg.conntrack;
+      this.engine = createEngine({
+        agent,
+        table,
+        node: this.cfg.node,
+        name: this.cfg.node,
+        linkType: this.linkType,
+        redirect: portOpts.redirect ?? false,
+        conntrack: {
+          capacity: c.capacity,
+          halfOpenCap: Math.min(c.halfOpenMax, 65535),
+          halfOpenPerSource: c.halfOpenPerSource,
+          timeouts: { halfOpenMs: c.timeouts.halfOpenSeconds * 1000, establishedMs: c.timeouts.establishedSeconds * 1000, closingMs: c.timeouts.closingSeconds * 1000 },
+        },
+        ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
+        redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
+      });
+      this.port = this.engine.currentPolicy as TablePolicyPort;
+      this.metrics.conntrackCapacity.set(this.engine.ct.capacity);
+    } else {
+      const port = new TablePolicyPort(table, portOpts);
+      // Events before the swap are named by the old table.
+      this.drainEvents(now, (rec) => this.pendingRecords.push(rec));
+      const r = this.engine.setPolicy(port, now);
+      this.port = port;
+      revoked = r.revoked;
+      // Events of the revocation: records now, and the kernel side of each revoked flow.
+      const tuples: { s: string; d: string; sp: number; dp: number }[] = [];
+      this.drainEvents(now, (rec, ev) => {
+        this.pendingRecords.push(rec);
+        if (ev.kind === EventKind.REVOKE && ev.verdict === EventVerdict.DENY) tuples.push({ s: u32ToIp(ev.saddr), d: u32ToIp(ev.daddr), sp: ev.sport, dp: ev.redirectPort !== 0 ? ev.redirectPort : ev.dport });
+      });
+      if (tuples.length > 0 && this.cfg.datapath.type === 'nfqueue') await this.forgetKernelFlows(tuples);
+    }
+    return { revision: this.revision, rules: table.ruleIds.length, identities: table.identities.size, workloads: inventory.workloads.length, revoked, warnings };
+  }
+
+  /**
+   * nfqueue: authorized flows bypass userspace through their connmark. Deleting their kernel
+   * conntrack entries makes the next packet of each pass the queue rules again (a mid-stream
+   * packet starts a fresh entry without our mark), so the engine sees it and resets the flow.
+   */
+  private async forgetKernelFlows(tuples: { s: string; d: string; sp: number; dp: number }[]): Promise<void> {
+    await Promise.all(
+      tuples.map(
+        (t) =>
+          new Promise<void>((resolveP) => {
+            execFile('conntrack', ['-D', '-p', 'tcp', '-s', t.s, '-d', t.d, '--sport', String(t.sp), '--dport', String(t.dp)], { timeout: 2000 }, (err, _o, stderr) => {
+              if (err !== null && !/0 flow entries/.test(stderr)) {
+                if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+                  if (!this.conntrackWarned) this.log.warn('conntrack(8) not found: revoked nfqueue flows are reset only when the policy engine next sees them (install conntrack)', {});
+                  this.conntrackWarned = true;
+                } else this.log.warn('could not drop the kernel conntrack entry of a revoked flow', { flow: `${t.s}:${t.sp} -> ${t.d}:${t.dp}`, error: stderr.trim() || err.message });
+              }
+              resolveP();
+            });
+          }),
+      ),
+    );
+  }
+
+  async attach(onState: (s: AdapterState, err: Error | null) => void): Promise<void> {
+    const engine = this.engine;
+    if (engine === null) throw new SyngateError('SYNGATE_DAEMON_START', 'attach before the first reload');
+    const d = this.cfg.datapath;
+    const log = (line: string): void => this.log.info(line, { component: 'datapath' });
+    this.adapter =
+      d.type === 'nfqueue'
+        ? createDatapath({ kind: 'nfqueue', workloadInterfaces: d.interfaces, queueBase: d.queueBase, failOpen: d.failOpen, table: d.table, log })
+        : createDatapath({ kind: 'pcap', inside: d.inside, outside: d.outside, bufferSize: d.bufferSize, log });
+    this.adapter.onStateChange(onState);
+    const handler: FrameHandler = (frame: Uint8Array, off: number, len: number, direction, out: FrameDecision) => {
+      const r = engine.process(frame, off, len, direction, Date.now());
+      out.verdict = r.verdict;
+      out.length = r.length;
+      out.authorized = r.authorized;
+      out.outbox = r.outbox;
+      out.outboxCount = r.outboxCount;
+    };
+    await this.adapter.start(handler);
+  }
+
+  async detach(): Promise<void> {
+    const a = this.adapter;
+    if (a === null) return;
+    try {
+      await a.stop({ removeRules: true });
+    } catch (e) {
+      this.log.error('datapath stop failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  async startInventory(changed: () => void): Promise<void> {
+    const inv = this.cfg.inventory;
+    if (inv.source !== 'kubernetes') return;
+    const client = new KubeClient({ apiServer: inv.apiServer ?? inClusterApiServer(), tokenFile: inv.tokenFile, caFile: inv.caFile });
+    await new Promise<void>((resolveP) => {
+      let synced = false;
+      this.kube = new KubeWatcher(client, inv.nodeName, inv.interfacePattern, {
+        onChange: () => {
+          if (synced) changed();
+        },
+        onRelist: () => this.metrics.inventoryRelists.inc(),
+        onError: (resource, err) => this.log.warn('kubernetes watch failed; keeping the current inventory and retrying', { resource, error: err.message }),
+        onSynced: () => {
+          synced = true;
+          resolveP();
+        },
+      });
+      this.kube.start();
+    });
+  }
+
+  stopInventory(): void {
+    this.kube?.stop();
+  }
+
+  /** The local workload's SPIFFE ID for an address of this node. */
+  private localIdentity(ip: number): string | null {
+    const w = this.inventory?.byIp.get(ip >>> 0);
+    return w !== undefined && w.node === this.cfg.node && w.enforcer ? w.spiffeId : null;
+  }
+
+  /** Converts drained engine events to flow records (toFlowRecord, plus the local identity) and verdict metrics. */
+  private drainEvents(_now: number, emit: (rec: FlowRecord, ev: EngineEvent) => void): void {
+    const engine = this.engine;
+    const port = this.port;
+    if (engine === null || port === null) return;
+    const m = this.metrics;
+    engine.events.drain((ev) => {
+      const direction = ev.localClient ? 'outbound' : 'inbound';
+      const deny = ev.verdict === EventVerdict.DENY;
+      switch (ev.kind) {
+        case EventKind.DECISION:
+          m.verdicts.inc({ action: deny ? 'deny' : ev.verdict === EventVerdict.AUDIT ? 'audit' : 'allow', reason: deny ? reasonLabel(ev.reason) : 'ok', direction });
+          if (!deny && ev.time >= ev.start) m.handshakeSeconds.observe({ direction }, (ev.time - ev.start) / 1000);
+          break;
+        case EventKind.CLOSE:
+          m.conntrackEvictions.inc({ reason: 'closed' });
+          break;
+        case EventKind.REVOKE:
+          if (deny) m.conntrackEvictions.inc({ reason: 'revoked' });
+          break;
+        case EventKind.TIMEOUT:
+          m.verdicts.inc({ action: 'deny', reason: 'timeout', direction });
+          m.conntrackEvictions.inc({ reason: 'expired' });
+          break;
+        case EventKind.PEER_REJECT:
+          m.verdicts.inc({ action: 'deny', reason: reasonLabel(ev.reason), direction });
+          break;
+        default:
+          break;
+      }
+      const rec = toFlowRecord(ev, port, this.cfg.node);
+      if (ev.localClient) rec.src.identity ??= this.localIdentity(ev.saddr);
+      else rec.dst.identity ??= this.localIdentity(ev.daddr);
+      emit(rec, ev);
+    });
+  }
+
+  /** An interval record of an established flow, from its conntrack slot. */
+  private intervalRecord(s: number, now: number): FlowRecord {
+    const engine = this.engine as Engine<AgentHandshake, PeerIdentity>;
+    const port = this.port as TablePolicyPort;
+    const ct = engine.ct;
+    const fl = ct.flags(s);
+    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+    const redirected = (fl & CtFlag.REDIRECTED) !== 0;
+    const saddr = ct.saddr(s);
+    const daddr = ct.daddr(s);
+    const peer = (fl & CtFlag.IP_IDENTITY) === 0 ? port.identityName(ct.peerId(s)) : null;
+    const dport = redirected ? ct.origPort(s) : ct.dport(s);
+    const rec: FlowRecord = {
+      ts: new Date(now).toISOString(),
+      enforcer: this.cfg.node,
+      direction: localClient ? 'outbound' : 'inbound',
+      src: { ip: u32ToIp(saddr), port: ct.sport(s), workload: port.workloadName(saddr), identity: localClient ? this.localIdentity(saddr) : peer },
+      dst: { ip: u32ToIp(daddr), port: dport, workload: port.workloadName(daddr), identity: localClient ? peer : this.localIdentity(daddr) },
+      port: dport,
+      verdict: 'allow',
+      reason: 'ok',
+      rule: port.ruleName(ct.ruleId(s)),
+      audit: [],
+      state: 'open',
+      packets: ct.packets(s),
+      bytes: ct.bytes(s),
+      start: new Date(ct.created(s)).toISOString(),
+    };
+    if (redirected) rec.redirectPort = ct.dport(s);
+    return rec;
+  }
+
+  flush(now: number, emit: (rec: FlowRecord) => void): void {
+    for (const r of this.pendingRecords.splice(0)) emit(r);
+    this.drainEvents(now, (rec) => emit(rec));
+    this.sampleMetrics();
+  }
+
+  tick(now: number, emit: (rec: FlowRecord) => void): void {
+    const engine = this.engine;
+    if (engine === null) return;
+    engine.tick(now);
+    this.agent?.maintain(now);
+    for (const r of this.pendingRecords.splice(0)) emit(r);
+    this.drainEvents(now, (rec) => emit(rec));
+    // Interval records of long flows.
+    const intervalMs = this.cfg.flowLog.intervalSeconds * 1000;
+    if (now - this.lastInterval >= intervalMs) {
+      this.lastInterval = now;
+      const ct = engine.ct;
+      for (let s = 0; s < ct.slots; s++) {
+        if (ct.state(s) !== CtState.ESTABLISHED) continue;
+        const fl = ct.flags(s);
+        if ((fl & CtFlag.AUTHORIZED) === 0 || now - ct.created(s) < intervalMs) continue;
+        emit(this.intervalRecord(s, now));
+      }
+    }
+    this.sampleMetrics();
+  }
+
+  private sampleMetrics(): void {
+    const engine = this.engine;
+    if (engine === null) return;
+    const m = this.metrics;
+    const ct = engine.ct;
+    m.conntrackEntries.set(ct.size);
+    m.conntrackHalfOpen.set(ct.halfOpen);
+    this.sync.sync('ct-full', m.conntrackInsertFailures, { reason: 'table-full' }, ct.stats.tableFull);
+    this.sync.sync('ct-ho', m.conntrackInsertFailures, { reason: 'half-open-limit' }, ct.stats.halfOpenTotal + ct.stats.halfOpenPerSource);
+    this.sync.sync('ct-lazy', m.conntrackEvictions, { reason: 'expired-lazy' }, ct.stats.expiredLazy);
+    const snap = engine.counterSnapshot();
+    for (const [k, v] of Object.entries(snap)) this.sync.sync(`e-${k}`, m.engineCounters, { counter: k }, v);
+    for (let r = 0; r < engine.rejects.length; r++) {
+      const v = engine.rejects[r] ?? 0;
+      if (v > 0) this.sync.sync(`r-${r}`, m.engineRejects, { reason: reasonLabel(r) }, v);
+    }
+    const st = this.agent?.stats;
+    if (st !== undefined) {
+      const pairs: [string, number, number][] = [
+        ['credential', st.credCacheHits, st.credCacheMisses],
+        ['document', st.docCacheHits, st.docCacheMisses],
+        ['pair', st.pairCacheHits, st.pairCacheMisses],
+      ];
+      for (const [cache, hits, misses] of pairs) {
+        this.sync.sync(`h-${cache}`, m.tokenCacheHits, { cache }, hits);
+        this.sync.sync(`m-${cache}`, m.tokenCacheMisses, { cache }, misses);
+      }
+      const sizes = this.agent?.cacheSizes();
+      if (sizes !== undefined) {
+        m.tokenCacheEntries.set({ cache: 'credential' }, sizes.credentials);
+        m.tokenCacheEntries.set({ cache: 'document' }, sizes.documents);
+        m.tokenCacheEntries.set({ cache: 'pair' }, sizes.pairKeys);
+      }
+    }
+    if (this.agent !== null) m.credentialExpiry.set(this.agent.credentialNotAfter);
+    const a = this.adapter;
+    if (a !== null) {
+      const c = a.counters();
+      this.sync.sync('dp-f', m.datapathPackets, { direction: 'any', verdict: 'forward' }, c.framesForwarded);
+      this.sync.sync('dp-d', m.datapathPackets, { direction: 'any', verdict: 'drop' }, c.framesDropped);
+      this.sync.sync('dp-r', m.datapathPackets, { direction: 'any', verdict: 'reset' }, c.framesReset);
+      this.sync.sync('dp-se', m.datapathErrors, { kind: 'send' }, c.sendErrors);
+      this.sync.sync('dp-he', m.datapathErrors, { kind: 'handler' }, c.handlerErrors);
+      this.sync.sync('dp-os', m.datapathErrors, { kind: 'oversize' }, c.framesOversize);
+      if (this.cfg.datapath.type === 'nfqueue') {
+        let text = '';
+        try {
+          text = readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8');
+        } catch {
+          text = '';
+        }
+        const drops = readNfqueueDrops(text);
+        for (let q = this.cfg.datapath.queueBase; q < this.cfg.datapath.queueBase + 4; q++) {
+          const v = drops.get(q);
+          if (v !== undefined) this.sync.sync(`q${q}`, m.datapathQueueDrops, { queue: String(q) }, v);
+        }
+      }
+    }
+  }
+}
+
+export async function createEngineCore(cfg: DaemonConfig, log: Logger, metrics: SyngateMetrics): Promise<EnforcerCore> {
+  return new EngineCore(cfg, log, metrics);
+}
+
+/** The simulator's dependency map renderer, when present. */
 export async function loadMapRenderer(): Promise<((r: FlowRecord[]) => string) | null> {
+  try {
+    const sim = (await import('../sim/index.js')) as { renderMap?: (r: readonly FlowRecord[], o?: object) => string };
+    if (typeof sim.renderMap === 'function') {
+      const render = sim.renderMap;
+      return (r) => render(r, {});
+    }
+  } catch {
+    // the simulator is optional for the daemon
+  }
   return null;
 }

@@ -52,6 +52,8 @@ export interface EnforcerCore {
   detach(): Promise<void>;
   /** Housekeeping: conntrack sweep, interval/close flow records, metric sampling. */
   tick(nowMs: number, emit: (rec: FlowRecord) => void): void;
+  /** Drain pending events into records and refresh metric samples (before /metrics and /flows answer). */
+  flush?(nowMs: number, emit: (rec: FlowRecord) => void): void;
   /** Extra start work for dynamic inventory (Kubernetes watch); calls `changed` when the inventory moved. */
   startInventory?(changed: () => void): Promise<void>;
   stopInventory?(): void;
@@ -78,6 +80,7 @@ export class Daemon {
   private attached = false;
   private reloadChain: Promise<unknown> = Promise.resolve();
   private stopping: Promise<number> | null = null;
+  private shuttingDown = false;
   private resolveDone: ((status: number) => void) | null = null;
   readonly done: Promise<number>;
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -129,7 +132,11 @@ export class Daemon {
       this.admin = await startAdminServer(c.admin.host, c.admin.port, {
         registry: this.metrics.registry,
         ready: () => this.readyState(),
-        flows: (n) => this.flowLog.recent(n),
+        beforeScrape: () => this.flushCore(),
+        flows: (n) => {
+          this.flushCore();
+          return this.flowLog.recent(n);
+        },
         map: (recs) => (this.opts.renderMap ?? defaultMap)(recs),
         mapLimit: c.flowLog.recent,
       });
@@ -149,7 +156,7 @@ export class Daemon {
         const was = this.attached;
         this.attached = s === 'ready';
         this.updateReady();
-        if (was && !this.attached && this.stopping === null) this.log.error('datapath detached unexpectedly', { state: s, error: err?.message });
+        if (was && !this.attached && !this.shuttingDown) this.log.error('datapath detached unexpectedly', { state: s, error: err?.message });
       });
     } catch (e) {
       await this.closeAdmin();
@@ -172,6 +179,14 @@ export class Daemon {
     this.log.info('ready', { revision: this.lastReload?.revision, workloads: this.lastReload?.workloads });
   }
 
+  private flushCore(): void {
+    try {
+      this.core.flush?.(Date.now(), (r) => this.flowLog.write(r));
+    } catch (e) {
+      this.log.error('flush failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
   private installSignals(): void {
     const on = (sig: NodeJS.Signals, fn: () => void): void => {
       process.on(sig, fn);
@@ -188,7 +203,7 @@ export class Daemon {
   /** Serialized reload; resolves true iff the new state is in force. Never rejects. */
   reload(groups: readonly StateGroup[], trigger: ReloadTrigger): Promise<boolean> {
     const p = this.reloadChain.then(async () => {
-      if (this.stopping !== null) return false;
+      if (this.shuttingDown) return false;
       try {
         await this.doReload(groups, trigger, false);
         return true;
@@ -238,6 +253,7 @@ export class Daemon {
   /** Stop everything; resolves with the exit status. Idempotent. */
   stop(why = 'stop'): Promise<number> {
     if (this.stopping !== null) return this.stopping;
+    this.shuttingDown = true;
     this.log.info('stopping', { why });
     const deadline = setTimeout(() => {
       this.log.error('shutdown exceeded its deadline; exiting now', { ms: STOP_DEADLINE_MS });

@@ -32,5 +32,10 @@ export async function runDaemon(config: DaemonConfig): Promise<number> {
   const renderMap = await loadMapRenderer();
   const daemon = new Daemon(config, core, { logger, metrics, signals: true, ...(renderMap === null ? {} : { renderMap }) });
   await daemon.start();
-  return daemon.done;
+  const status = await daemon.done;
+  // Everything the daemon owns is closed now. A native addon may still hold a libuv handle
+  // (a netlink or capture socket) that keeps the loop alive; the daemon must not outlive its
+  // stop, so exit once the CLI had a moment to return its status normally.
+  setTimeout(() => process.exit(status), 300).unref();
+  return status;
 }

@@ -34,6 +34,8 @@ export interface SyngateMetrics {
   readonly datapathErrors: Counter<'kind'>;
   readonly flowlogRecords: Counter<'state'>;
   readonly flowlogDropped: Counter<'reason'>;
+  readonly engineCounters: Counter<'counter'>;
+  readonly engineRejects: Counter<'reason'>;
   readonly ready: Gauge;
   readonly info: Gauge<'version' | 'datapath' | 'mode' | 'node'>;
 }
@@ -73,6 +75,8 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): SyngateM
     datapathErrors: new Counter({ name: 'syngate_datapath_errors_total', help: 'Datapath send or verdict errors, by kind.', labelNames: ['kind'], registers: r }),
     flowlogRecords: new Counter({ name: 'syngate_flowlog_records_total', help: 'Flow records written, by state (open|closed|rejected|revoked).', labelNames: ['state'], registers: r }),
     flowlogDropped: new Counter({ name: 'syngate_flowlog_dropped_records_total', help: 'Flow records dropped because the sink failed (disk-full|write-error|backpressure).', labelNames: ['reason'], registers: r }),
+    engineCounters: new Counter({ name: 'syngate_engine_events_total', help: 'Engine state-machine counters by name (handshakes_started, tokens_inserted, rsts_sent, ...; docs/engine.md).', labelNames: ['counter'], registers: r }),
+    engineRejects: new Counter({ name: 'syngate_engine_rejects_total', help: 'Frames the engine rejected, by reason label (includes retransmissions; syngate_verdicts_total counts decisions).', labelNames: ['reason'], registers: r }),
     ready: new Gauge({ name: 'syngate_ready', help: '1 when the policy is compiled and the datapath attached (what /readyz reports).', registers: r }),
     info: new Gauge({ name: 'syngate_info', help: 'Constant 1, labelled with the version, datapath, default mode and node.', labelNames: ['version', 'datapath', 'mode', 'node'], registers: r }),
   };
