@@ -27,6 +27,8 @@ export function sumBytes(b: Uint8Array, start: number, end: number, odd = false)
     s = b[i]!;
     i++;
   }
+  const last4 = end - 3;
+  for (; i < last4; i += 4) s += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!);
   const last = end - 1;
   for (; i < last; i += 2) s += (b[i]! << 8) | b[i + 1]!;
   if (i < end) s += b[i]! << 8;

@@ -3,7 +3,8 @@
 // Invariants:
 //  - both work in place on view.buf, never allocate, never throw, and return the new frame length
 //    or a negative PacketError (in which case the buffer and the view are untouched);
-//  - on success the view is re-parsed and describes the rewritten frame;
+//  - on success the view describes the rewritten frame exactly as parseFrame would (updated in
+//    place, not re-parsed; the property tests compare it with a fresh parse);
 //  - the marker is inserted where the option list ends (before any EOL, so every option parser
 //    sees it); the bytes that followed (EOL + padding) move 8 bytes right, so stripToken can
 //    restore them exactly;
@@ -28,7 +29,7 @@ import {
 import { csumAdjust, csumUpdate16, sumBytes } from './checksum.js';
 import { findMarker, Marker, MARKER_TYPE_TOKEN, SYNGATE_MARKER_LEN, writeMarker } from './marker.js';
 import { PacketError, PacketKind, ParseStatus } from './status.js';
-import { parseFrame, u16, w16, type PacketView } from './view.js';
+import { u16, w16, type PacketView } from './view.js';
 
 /** The data-offset/flags word grows by this much when the marker is added (2 words in the nibble). */
 const DOFF_WORD_DELTA = (SYNGATE_MARKER_LEN >>> 2) << 12;
@@ -91,8 +92,19 @@ export function insertToken(
     sumBytes(buf, p, p + SYNGATE_MARKER_LEN, ((p - l4) & 1) === 1) + sumBytes(buf, t, t + tokenLen) + newWord + (oldL4 + grow);
   w16(buf, l4 + TCP_OFF_CSUM, csumAdjust(u16(buf, l4 + TCP_OFF_CSUM), added, oldWord + oldL4));
 
+  // Update the view to describe the rewritten frame (what parseFrame would find): the options
+  // before p are unchanged, the marker sits at p, the option list now ends at p + 8.
   const newLen = newEnd - view.off;
-  parseFrame(buf, view.off, newLen, view.linkType, view);
+  view.len = newLen;
+  view.ipTotalLen = newTot;
+  view.l4Len = oldL4 + grow;
+  view.tcpHeaderLen += SYNGATE_MARKER_LEN;
+  view.payloadOff = t;
+  view.payloadLen = tokenLen;
+  view.optEnd = p + SYNGATE_MARKER_LEN;
+  view.markerOff = p;
+  view.tokenOff = t;
+  view.tokenLen = tokenLen;
   return newLen;
 }
 
@@ -130,7 +142,21 @@ export function stripToken(buf: Uint8Array, view: PacketView): number {
   w16(buf, l3 + IPV4_OFF_TOTAL_LEN, newTot);
   w16(buf, l3 + IPV4_OFF_CSUM, csumUpdate16(u16(buf, l3 + IPV4_OFF_CSUM), oldTot, newTot));
 
+  // Update the view: options after the marker moved 8 bytes left, the payload is gone.
   const newLen = l3 + newTot - view.off;
-  parseFrame(buf, view.off, newLen, view.linkType, view);
+  view.len = newLen;
+  view.ipTotalLen = newTot;
+  view.l4Len = oldL4 - shrink;
+  view.tcpHeaderLen -= SYNGATE_MARKER_LEN;
+  view.payloadOff = h - SYNGATE_MARKER_LEN;
+  view.payloadLen = 0;
+  view.optEnd -= SYNGATE_MARKER_LEN;
+  if (view.mssOff > m) view.mssOff -= SYNGATE_MARKER_LEN;
+  if (view.wscaleOff > m) view.wscaleOff -= SYNGATE_MARKER_LEN;
+  if (view.sackPermOff > m) view.sackPermOff -= SYNGATE_MARKER_LEN;
+  if (view.tsOff > m) view.tsOff -= SYNGATE_MARKER_LEN;
+  view.markerOff = -1;
+  view.tokenOff = -1;
+  view.tokenLen = 0;
   return newLen;
 }

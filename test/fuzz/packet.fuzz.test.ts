@@ -71,13 +71,24 @@ function exercise(buf: Uint8Array, off: number, len: number, lt: number): void {
     expect(v.status).toBe(ParseStatus.OK);
     expect(v.markerOff).toBe(-1);
     expect(v.payloadLen).toBe(0);
+    expectFresh(v);
   } else {
     expect(stripToken(buf, v)).toBeLessThan(0);
     const n = insertToken(buf, v, TOKEN, 0, TOKEN.length, 65535);
     if (n > 0) {
       expect(v.status).toBe(ParseStatus.OK);
       expect(findMarker(v)).toBe(Marker.TOKEN);
+      expectFresh(v);
     }
+  }
+}
+
+/** The view rewritten in place by insertToken/stripToken equals a fresh parse of the same bytes. */
+function expectFresh(v: PacketView): void {
+  const f = new PacketView();
+  parseFrame(v.buf, v.off, v.len, v.linkType, f);
+  for (const k of ['status', 'kind', 'l3Off', 'ipTotalLen', 'l4Off', 'l4Len', 'tcpHeaderLen', 'payloadOff', 'payloadLen', 'optEnd', 'mssOff', 'wscaleOff', 'sackPermOff', 'tsOff', 'markerOff'] as const) {
+    expect([k, v[k]]).toEqual([k, f[k]]);
   }
 }
 

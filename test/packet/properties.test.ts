@@ -33,6 +33,18 @@ function build(c: FrameCase): { buf: Uint8Array; len: number } {
   return { buf, len };
 }
 
+/** Every field parseFrame sets, for comparing an in-place-updated view with a fresh parse. */
+function snapshot(v: PacketView): Record<string, number> {
+  const { off, len, status, kind, l3Off, ipHeaderLen, ipTotalLen, l4Off, l4Len, tcpHeaderLen, payloadOff, payloadLen, optEnd, mssOff, wscaleOff, sackPermOff, tsOff, markerOff } = v;
+  return { off, len, status, kind, l3Off, ipHeaderLen, ipTotalLen, l4Off, l4Len, tcpHeaderLen, payloadOff, payloadLen, optEnd, mssOff, wscaleOff, sackPermOff, tsOff, markerOff };
+}
+
+function expectFresh(v: PacketView): void {
+  const fresh = new PacketView();
+  parseFrame(v.buf, v.off, v.len, v.linkType, fresh);
+  expect(snapshot(v)).toEqual(snapshot(fresh));
+}
+
 const tokenArb = fc.uint8Array({ minLength: 1, maxLength: FRAME_HEADROOM - 8 });
 
 describe('insertToken / stripToken properties', () => {
@@ -45,6 +57,7 @@ describe('insertToken / stripToken properties', () => {
         expect(parseFrame(buf, c.at, len, c.linkType, v)).toBe(ParseStatus.OK);
         const n = insertToken(buf, v, token, 0, token.length, 65535);
         expect(n).toBe(len + 8 + token.length);
+        expectFresh(v);
         expect(verifyIpv4Checksum(v)).toBe(true);
         expect(verifyTcpChecksum(v)).toBe(true);
         expect(v.tcpChecksum).toBe(tcpChecksum(buf, v.l3Off, v.l4Off, v.l4Len));
@@ -52,6 +65,7 @@ describe('insertToken / stripToken properties', () => {
         expect(findMarker(v)).toBe(Marker.TOKEN);
         expect(buf.subarray(v.tokenOff, v.tokenOff + v.tokenLen)).toEqual(token);
         expect(stripToken(buf, v)).toBe(len);
+        expectFresh(v);
         expect(v.markerOff).toBe(-1);
         expect(v.payloadLen).toBe(0);
         expect(buf.subarray(c.at, c.at + len)).toEqual(orig.subarray(c.at, c.at + len));
