@@ -326,6 +326,14 @@ export class ServerHandshake {
 const EMPTY = new Uint8Array(0);
 const ZERO_ID = Buffer.alloc(ID_LEN);
 
+/**
+ * The protobuf part of a token as a plain Uint8Array view: protobufjs's generic Reader slices
+ * with Uint8Array#subarray, about 1.4x faster than its Buffer reader. Fields decode to views.
+ */
+function body(token: Uint8Array): Uint8Array {
+  return new Uint8Array(token.buffer, token.byteOffset + 1, token.length - 1);
+}
+
 function keyOf(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
@@ -818,11 +826,11 @@ export class IdentityAgent {
     writeBinding(binding, 0, hs.binding, 0);
     const full = hint === undefined || hint.seenDocIdKey !== k.docIdKey;
     const ts = transcript;
-    TS_LABEL_SYN.copy(ts, 0);
-    k.docId.copy(ts, TS_OFF_CLIENT_DOC);
-    (hint !== undefined ? hint.serverDoc.id : ZERO_ID).copy(ts, TS_OFF_PEER_DOC);
-    hs.nonce.copy(ts, TS_OFF_NC);
-    hs.binding.copy(ts, TS_OFF_SYN_BINDING);
+    ts.set(TS_LABEL_SYN, 0);
+    ts.set(k.docId, TS_OFF_CLIENT_DOC);
+    ts.set(hint !== undefined ? hint.serverDoc.id : ZERO_ID, TS_OFF_PEER_DOC);
+    ts.set(hs.nonce, TS_OFF_NC);
+    ts.set(hs.binding, TS_OFF_SYN_BINDING);
     ts.writeUInt32BE(nowSec >>> 0, TS_OFF_ISSUED);
     const msg: Partial<SynTokenFields> = { nonce: hs.nonce, binding: hs.binding, issuedAt: nowSec >>> 0 };
     if (full) {
@@ -874,7 +882,7 @@ export class IdentityAgent {
     if (token[0] !== TOKEN_KIND_SYNACK) return Reason.MALFORMED;
     let m: SynAckTokenFields;
     try {
-      m = SynAckTokenMsg.decode(token.subarray(1)) as unknown as SynAckTokenFields;
+      m = SynAckTokenMsg.decode(body(token)) as unknown as SynAckTokenFields;
     } catch {
       return Reason.MALFORMED;
     }
@@ -890,7 +898,7 @@ export class IdentityAgent {
     ) {
       return Reason.MALFORMED;
     }
-    if (!ctEqual(m.peerNonce, 0, hs.nonce, 0, NONCE_LEN)) return Reason.BINDING_MISMATCH;
+    if (!crypto.timingSafeEqual(m.peerNonce, hs.nonce)) return Reason.BINDING_MISMATCH;
     writeBinding(binding, binding.isnS >>> 0, this.bind, 0);
     if (!bindingEquals(this.bind, 0, m.binding, 0)) return Reason.BINDING_MISMATCH;
     for (let i = 0; i < BIND_OFF_ISN_S; i++) if (this.bind[i] !== hs.binding[i]) return Reason.BINDING_MISMATCH;
@@ -936,12 +944,12 @@ export class IdentityAgent {
   /** macOut = HMAC(pair, handshake transcript); halves are the SYN-ACK and ACK tags. */
   private handshakeMac(pair: HmacKey, clientDocId: Buffer, serverDocId: Buffer, nc: Uint8Array, ns: Uint8Array, bind: Buffer): void {
     const t = transcript;
-    TS_LABEL_HS.copy(t, 0);
-    clientDocId.copy(t, TH_OFF_CLIENT_DOC);
-    serverDocId.copy(t, TH_OFF_SERVER_DOC);
+    t.set(TS_LABEL_HS, 0);
+    t.set(clientDocId, TH_OFF_CLIENT_DOC);
+    t.set(serverDocId, TH_OFF_SERVER_DOC);
     t.set(nc, TH_OFF_NC);
     t.set(ns, TH_OFF_NS);
-    bind.copy(t, TH_OFF_BINDING, 0, BINDING_LEN);
+    t.set(bind, TH_OFF_BINDING);
     macTranscript(pair, TH_LEN);
   }
 
@@ -964,7 +972,7 @@ export class IdentityAgent {
     if (token[0] !== TOKEN_KIND_SYN) return Reason.MALFORMED;
     let m: SynTokenFields;
     try {
-      m = SynTokenMsg.decode(token.subarray(1)) as unknown as SynTokenFields;
+      m = SynTokenMsg.decode(body(token)) as unknown as SynTokenFields;
     } catch {
       return Reason.MALFORMED;
     }
@@ -1026,11 +1034,11 @@ export class IdentityAgent {
       return Reason.RATE_LIMITED;
     }
     const ts = transcript;
-    TS_LABEL_SYN.copy(ts, 0);
-    doc.id.copy(ts, TS_OFF_CLIENT_DOC);
-    (refKey !== null ? refKey.docId : ZERO_ID).copy(ts, TS_OFF_PEER_DOC);
+    ts.set(TS_LABEL_SYN, 0);
+    ts.set(doc.id, TS_OFF_CLIENT_DOC);
+    ts.set(refKey !== null ? refKey.docId : ZERO_ID, TS_OFF_PEER_DOC);
     ts.set(m.nonce, TS_OFF_NC);
-    this.bind.copy(ts, TS_OFF_SYN_BINDING);
+    ts.set(this.bind, TS_OFF_SYN_BINDING);
     ts.writeUInt32BE(m.issuedAt >>> 0, TS_OFF_ISSUED);
     if (refKey !== null) {
       const pair = this.pairFor(refKey, doc);
@@ -1051,7 +1059,7 @@ export class IdentityAgent {
       return Reason.RATE_LIMITED;
     }
     hs.nonceC.set(m.nonce);
-    this.bind.copy(hs.binding);
+    hs.binding.set(this.bind);
     hs.referencedKey = refKey;
     hs.clientDoc = doc;
     hs.peer = doc.peer;
@@ -1112,7 +1120,7 @@ export class IdentityAgent {
     if (token[0] !== TOKEN_KIND_ACK) return Reason.MALFORMED;
     let m: AckTokenFields;
     try {
-      m = AckTokenMsg.decode(token.subarray(1)) as unknown as AckTokenFields;
+      m = AckTokenMsg.decode(body(token)) as unknown as AckTokenFields;
     } catch {
       return Reason.MALFORMED;
     }
