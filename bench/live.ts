@@ -200,11 +200,29 @@ export function createLab(specs: readonly PathSpec[], prefix = 'sg'): Lab {
       const p = spawn('ip', ['netns', 'exec', n, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
       procs.add(p);
       p.on('exit', () => procs.delete(p));
+      // Always drain both pipes: a helper blocked on a full stdout/stderr pipe would stall (and
+      // distort) the measurement. stderr keeps its first 4000 and last 4000 characters.
       let err = '';
+      let errTail = '';
       p.stderr?.on('data', (d: Buffer) => {
         if (err.length < 4000) err += d.toString();
+        else errTail = (errTail + d.toString()).slice(-4000);
       });
-      (p as ChildProcess & { stderrText?: () => string; helperName?: string }).stderrText = () => err;
+      const lines: string[] = [];
+      let partial = '';
+      p.stdout?.on('data', (d: Buffer) => {
+        partial += d.toString();
+        let i: number;
+        while ((i = partial.indexOf('\n')) >= 0) {
+          const line = partial.slice(0, i);
+          partial = partial.slice(i + 1);
+          if (lines.length < 200) lines.push(line);
+          p.emit('sg-line', line);
+        }
+        if (partial.length > 65_536) partial = partial.slice(-4096);
+      });
+      (p as ChildProcess & { seenLines?: string[] }).seenLines = lines;
+      (p as ChildProcess & { stderrText?: () => string; helperName?: string }).stderrText = () => (errTail === '' ? err : `${err}\n...\n${errTail}`);
       (p as ChildProcess & { helperName?: string }).helperName = name;
       return p;
     },
@@ -263,26 +281,27 @@ export function killProc(p: ChildProcess): void {
   }
 }
 
-/** Resolves with the first stdout line of `p` matching `re`, or rejects on exit/timeout. */
+/**
+ * Resolves with the first stdout line of `p` matching `re` (including lines already seen, for
+ * helpers started by Lab.spawnIn), or rejects on exit/timeout.
+ */
 export function waitLine(p: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    let buf = '';
     const stderr = (): string => (p as ChildProcess & { stderrText?: () => string }).stderrText?.() ?? '';
+    const seen = (p as ChildProcess & { seenLines?: string[] }).seenLines;
+    const early = seen?.find((l) => re.test(l));
+    if (early !== undefined) {
+      resolve(early);
+      return;
+    }
     const timer = setTimeout(() => {
       done();
       reject(new Error(`${what}: no "${re.source}" within ${timeoutMs} ms; stderr: ${stderr().slice(0, 800)}`));
     }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (re.test(line)) {
-          done();
-          resolve(line);
-          return;
-        }
+    const onLine = (line: string): void => {
+      if (re.test(line)) {
+        done();
+        resolve(line);
       }
     };
     const onExit = (code: number | null): void => {
@@ -291,10 +310,10 @@ export function waitLine(p: ChildProcess, re: RegExp, timeoutMs: number, what: s
     };
     const done = (): void => {
       clearTimeout(timer);
-      p.stdout?.off('data', onData);
+      p.off('sg-line', onLine);
       p.off('exit', onExit);
     };
-    p.stdout?.on('data', onData);
+    p.on('sg-line', onLine);
     p.on('exit', onExit);
   });
 }
