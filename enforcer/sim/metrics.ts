@@ -3,19 +3,13 @@
 // sets as a live enforcer, docs/metrics.md), without process metrics, so the snapshot is a pure
 // function of the run; label values come from fixed sets (reason labels, allow|deny|audit).
 import { createMetrics } from '../daemon/index.js';
-import { reasonLabel } from '../reasons.js';
 import type { RunMetrics } from './run.js';
 
 export async function simMetricsText(m: RunMetrics, info: { mode: string; version?: string }): Promise<string> {
   const x = createMetrics({ processMetrics: false });
-  for (const ev of m.events) {
-    const direction = ev.localClient ? 'outbound' : 'inbound';
-    if (ev.kind === 'decision' || ev.kind === 'peer-reject') {
-      x.verdicts.inc({ action: ev.verdict, reason: ev.verdict === 'deny' ? reasonLabel(ev.reason) : 'ok', direction });
-      if (ev.kind === 'decision' && ev.verdict !== 'deny' && ev.time >= ev.start) x.handshakeSeconds.observe({ direction }, (ev.time - ev.start) / 1000);
-    } else if (ev.kind === 'revoke') x.flowsRevoked.inc();
-    else if (ev.kind === 'timeout') x.verdicts.inc({ action: 'deny', reason: 'timeout', direction });
-  }
+  for (const v of m.verdicts) x.verdicts.inc({ action: v.action, reason: v.reason, direction: v.direction }, v.count);
+  for (const h of m.handshakes) x.handshakeSeconds.observe({ direction: h.direction }, h.seconds);
+  if (m.revoked > 0) x.flowsRevoked.inc(m.revoked);
   for (const p of m.packets) x.datapathPackets.inc({ direction: p.direction, verdict: p.verdict }, p.count);
   x.conntrackEntries.set(m.conntrack.reduce((n, c) => n + c.entries, 0));
   for (const [cache, s] of Object.entries(m.caches)) {

@@ -75,6 +75,8 @@ export type ClusterFactory = (s: Scenario, p: ScenarioPolicy, clock: FakeClock, 
 export interface RunOptions {
   seed?: number;
   cluster: ClusterFactory;
+  /** Forget finished connections as the run goes (default: for runs of LEAN_THRESHOLD+ connections). */
+  lean?: boolean;
   /** Called after each connection (done, total). */
   progress?: (done: number, total: number) => void;
   /** Metrics text producer; receives the run's counts (the CLI passes the prom-client snapshot). */
@@ -82,7 +84,11 @@ export interface RunOptions {
 }
 
 export interface RunMetrics {
-  events: readonly SimEvent[];
+  /** Decisions by (action, reason label, direction). */
+  verdicts: { action: 'allow' | 'deny' | 'audit'; reason: string; direction: 'inbound' | 'outbound'; count: number }[];
+  /** Handshake durations (SYN to authorizing decision) of allowed flows. */
+  handshakes: { direction: 'inbound' | 'outbound'; seconds: number }[];
+  revoked: number;
   packets: { enforcer: string; direction: 'inbound' | 'outbound'; verdict: 'forward' | 'drop' | 'reset'; count: number }[];
   conntrack: { enforcer: string; entries: number }[];
   caches: Record<string, { hits: number; misses: number }>;
@@ -92,6 +98,8 @@ export interface RunMetrics {
 const REQUEST = (from: string, to: string, port: number): Uint8Array => new TextEncoder().encode(`GET /${from} HTTP/1.1\r\nHost: ${to}:${port}\r\nUser-Agent: syngate-sim\r\n\r\n`);
 const RESPONSE = (to: string): Uint8Array => new TextEncoder().encode(`HTTP/1.1 200 OK\r\nServer: ${to}\r\nContent-Length: 2\r\n\r\nok`);
 const CONN_EVENT_BUDGET = 4096;
+/** Runs with at least this many connections are lean by default. */
+export const LEAN_THRESHOLD = 1000;
 /** Start of the TCP options in the simulator's own frames (no VLAN tag, no IP options). */
 const ETH_IPV4_TCP_MIN = ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN;
 
@@ -128,14 +136,20 @@ export class Simulation {
   private readonly cluster: Cluster;
   private readonly enforcers = new Map<string, Counted>();
   private readonly attackers = new Map<string, Counted>();
+  /** Every drained event (kept only when the simulation is not lean). */
   readonly events: SimEvent[] = [];
   readonly flows: FlowRecord[];
+  private readonly verdictCounts = new Map<string, number>();
+  private readonly handshakes: RunMetrics['handshakes'] = [];
+  private revoked = 0;
 
   constructor(
     readonly scenario: Scenario,
     readonly policy: ScenarioPolicy,
     readonly seed: number,
     factory: ClusterFactory,
+    /** Lean mode for long runs: finished connections are forgotten and events are not kept. */
+    readonly lean = false,
   ) {
     this.prng = new Prng(seed);
     this.wire = new Wire({ hopLatencyMs: 0.05 });
@@ -155,6 +169,7 @@ export class Simulation {
     for (const w of scenario.workloads) {
       const h = new TcpHost({ name: w.id, ip: w.ip, prng: this.prng.fork(`host:${w.id}`), clock });
       for (const p of w.ports) h.listen(p.port);
+      if (lean) h.rxLimit = 16;
       if (scenario.envoy !== null && w.enforcer) h.listen(scenario.envoy.inboundPort);
       this.hosts.set(w.id, h);
       this.workloads.set(w.id, w);
@@ -183,7 +198,16 @@ export class Simulation {
     const out: SimEvent[] = [];
     for (const e of this.enforcers.values()) e.inner.drain(out);
     for (const e of this.attackers.values()) e.inner.drain(out);
-    for (const ev of out) this.events.push(ev);
+    for (const ev of out) {
+      if (!this.lean) this.events.push(ev);
+      const direction = ev.localClient ? 'outbound' : 'inbound';
+      if (ev.kind === 'decision' || ev.kind === 'peer-reject' || ev.kind === 'timeout') {
+        const reason = ev.verdict === 'deny' ? reasonLabel(ev.kind === 'timeout' ? Reason.TIMEOUT : ev.reason) : 'ok';
+        const key = `${ev.verdict}|${reason}|${direction}`;
+        this.verdictCounts.set(key, (this.verdictCounts.get(key) ?? 0) + 1);
+        if (ev.kind === 'decision' && ev.verdict !== 'deny' && ev.time >= ev.start) this.handshakes.push({ direction, seconds: (ev.time - ev.start) / 1000 });
+      } else if (ev.kind === 'revoke') this.revoked++;
+    }
     return out;
   }
 
@@ -386,6 +410,11 @@ export class Simulation {
       note = `expected reason ${t.reason}`;
     }
     if (t.expect === null && note !== '' && res.verdict === 'deny' && attack === null) unexpected = false;
+    if (this.lean) {
+      this.host(t.from).reap();
+      this.host(t.to).reap();
+      if (t.victim !== null) this.host(t.victim).reap();
+    }
     return {
       traffic: t.index,
       from: t.from,
@@ -413,7 +442,12 @@ export class Simulation {
       }
       conntrack.push({ enforcer: e.name, entries: e.inner.conntrackEntries() });
     }
-    return { events: this.events, packets, conntrack, caches: this.cluster.cacheStats(), flows: this.flows };
+    const verdicts: RunMetrics['verdicts'] = [];
+    for (const [k, count] of [...this.verdictCounts].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const [action, reason, direction] = k.split('|') as ['allow' | 'deny' | 'audit', string, 'inbound' | 'outbound'];
+      verdicts.push({ action, reason, direction, count });
+    }
+    return { verdicts, handshakes: this.handshakes, revoked: this.revoked, packets, conntrack, caches: this.cluster.cacheStats(), flows: this.flows };
   }
 
   mapWorkloads(): MapWorkload[] {
@@ -444,8 +478,8 @@ function fixTcpChecksum(f: Uint8Array): void {
 export async function runScenario(s: Scenario, p: ScenarioPolicy, opts: RunOptions): Promise<SimulationResult> {
   const t0 = performance.now();
   const seed = opts.seed ?? s.seed ?? 1;
-  const sim = new Simulation(s, p, seed, opts.cluster);
   const total = s.traffic.reduce((n, t) => n + t.count, 0);
+  const sim = new Simulation(s, p, seed, opts.cluster, opts.lean ?? total >= LEAN_THRESHOLD);
   const connections: ConnectionResult[] = [];
   let done = 0;
   for (const t of s.traffic) {

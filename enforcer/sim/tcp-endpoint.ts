@@ -383,8 +383,11 @@ export class TcpHost {
   readonly timestamps: boolean;
   /** Called with every frame the host transmits (the wire installs this). */
   onTransmit: (frame: Uint8Array) => void = () => {};
-  /** Every frame the stack accepted, in arrival order. */
+  /** Frames the stack accepted, in arrival order (the last `rxLimit` of them). */
   readonly rx: RxRecord[] = [];
+  /** How many rx records to keep (older ones are dropped; `rxTotal` still counts them). */
+  rxLimit = Infinity;
+  rxTotal = 0;
   /** Server connections whose handshake completed (application accept()), in order. */
   readonly accepted: TcpConnection[] = [];
   /** Frames dropped for a bad IPv4 or TCP checksum. */
@@ -432,6 +435,22 @@ export class TcpHost {
 
   connection(localPort: number, remoteIp: string, remotePort: number): TcpConnection | undefined {
     return this.conns.get(connKey(localPort, ipToU32(remoteIp), remotePort));
+  }
+
+  /**
+   * Forgets finished connections (CLOSED, TIME_WAIT) and the accepted list, so long runs keep
+   * memory flat. Returns how many connections were dropped.
+   */
+  reap(): number {
+    let n = 0;
+    for (const [k, c] of this.conns) {
+      if (c.state === 'CLOSED' || c.state === 'TIME_WAIT') {
+        this.conns.delete(k);
+        n++;
+      }
+    }
+    this.accepted.length = 0;
+    return n;
   }
 
   /** Opens a client connection: sends the SYN now. */
@@ -511,7 +530,9 @@ export class TcpHost {
     const rel: ParsedFrame = off === 0 ? p : { ...p, payloadOff: p.payloadOff - off };
     const key = connKey(p.dstPort, p.srcIp, p.srcPort);
     let conn = this.conns.get(key);
-    this.rx.push({
+    this.rxTotal++;
+    if (this.rx.length >= this.rxLimit) this.rx.splice(0, this.rx.length - this.rxLimit + 1);
+    if (this.rxLimit > 0) this.rx.push({
       time: this.clock(),
       srcIp: u32ToIp(p.srcIp),
       dstIp: u32ToIp(p.dstIp),
