@@ -2,7 +2,8 @@
 // Invariant: it replies 200 only if the very first bytes it received on the connection are the
 // client's request line ("GET /... HTTP/1.1"); anything else (e.g. token bytes that leaked through an
 // enforcer) gets 400 and a log line with the first bytes in hex. One JSON line per connection goes to
-// --log. Usage: node app-server.mjs --name NS/NAME --ports 9080,9090 --log FILE
+// --log. `GET /echo` answers 200 and then echoes every later byte, keeping the connection open (the
+// lab tests' long-lived flow). Usage: node app-server.mjs --name NS/NAME --ports 9080,9090 --log FILE
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -41,6 +42,14 @@ for (const port of ports) {
       done = true;
       const firstHex = got.subarray(0, 32).toString('hex');
       log({ port, peer, ok, firstHex, bytes: got.length });
+      if (ok && got.toString('latin1').startsWith('GET /echo ')) {
+        sock.setTimeout(0);
+        sock.write('HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n');
+        const rest = got.subarray(got.indexOf('\r\n\r\n') + 4);
+        if (rest.length > 0) sock.write(rest);
+        sock.on('data', (d) => sock.write(d));
+        return;
+      }
       const body = JSON.stringify({ workload: name, port, ok, peer, firstHex: ok ? undefined : firstHex }) + '\n';
       const status = ok ? '200 OK' : '400 Bad Request';
       sock.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

@@ -460,12 +460,15 @@ export function labFlowRecords(dir: string): FlowRecord[] {
  * The enforcers' flow record for client ip:port -> server ip, waiting up to `waitMs` for it to be
  * drained to disk. Prefers a rejecting record (the deciding enforcer) over a peer's view of it.
  */
-export async function findFlowRecord(dir: string, srcIp: string, srcPort: number, dstIp: string, waitMs: number): Promise<FlowRecord | undefined> {
+export async function findFlowRecord(dir: string, srcIp: string, srcPort: number, dstIp: string, waitMs: number, want: 'any' | 'deny' = 'any'): Promise<FlowRecord | undefined> {
   const deadline = Date.now() + waitMs;
   for (let i = 0; i < 1000; i++) {
     const recs = labFlowRecords(dir).filter((f) => f.src.ip === srcIp && f.src.port === srcPort && f.dst.ip === dstIp);
-    const best = recs.find((f) => f.verdict === 'deny' && f.reason !== 'peer-reject') ?? recs[recs.length - 1];
-    if (best !== undefined || Date.now() >= deadline) return best;
+    // The deciding enforcer's record: a deny that is not the peer's echo of it, else the server side's.
+    const decisive = recs.find((f) => f.verdict === 'deny' && f.reason !== 'peer-reject');
+    if (decisive !== undefined) return decisive;
+    const fallback = recs.find((f) => f.direction === 'inbound') ?? recs[recs.length - 1];
+    if (Date.now() >= deadline || (want === 'any' && fallback !== undefined)) return fallback;
     await sleep(50);
   }
   return undefined;
@@ -511,7 +514,7 @@ export async function labTest(o: { dir?: string; timeoutMs?: number; maxCount?: 
     const attempts = runClient(from, to.ip, t.port, { count: Math.min(t.count, o.maxCount ?? 3), timeoutMs: o.timeoutMs ?? 3000 });
     for (const a of attempts) {
       const allowed = a.outcome === 'allow' && a.status === 200;
-      const rec = a.localPort === null ? undefined : await findFlowRecord(dir, from.ip, a.localPort, to.ip, allowed ? 300 : 1500);
+      const rec = a.localPort === null ? undefined : await findFlowRecord(dir, from.ip, a.localPort, to.ip, allowed ? 300 : 1500, allowed ? 'any' : 'deny');
       const reason = rec?.reason ?? (allowed ? 'ok' : a.outcome === 'reset' ? 'reset' : a.outcome);
       const rule = rec?.rule ?? '';
       let envoyOrigDst: string | null = null;
