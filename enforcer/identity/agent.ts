@@ -578,11 +578,12 @@ export class IdentityAgent {
    * UNTRUSTED_ISSUER. Peers not in the cache any more return STALE_CACHE.
    */
   recheckPeer(peer: PeerIdentity, nowMs: number): Reason {
-    for (const d of this.docs.values()) {
-      if (d.peer === peer) return this.checkDoc(d, Math.floor(nowMs / 1000));
-    }
-    return Reason.STALE_CACHE;
+    const d = this.docOfPeer.get(peer);
+    if (d === undefined || this.docs.get(idNum(d.id)) !== d) return Reason.STALE_CACHE;
+    return this.checkDoc(d, Math.floor(nowMs / 1000));
   }
+
+  private readonly docOfPeer = new WeakMap<PeerIdentity, DocEntry>();
 
   private credStatus(c: CredEntry): Reason {
     if (c.gen !== this.gen) {
@@ -758,6 +759,7 @@ export class IdentityAgent {
     });
     const entry = new DocEntry(docKey, Buffer.from(docId), copy(docBytes), cred, ephRaw, keyOf(ephRaw), body.notBefore, body.notAfter, peer);
     this.docs.set(docNum, entry);
+    this.docOfPeer.set(peer, entry);
     return entry;
   }
 

@@ -52,26 +52,28 @@ export class BoundedMap<K, V> {
   }
 }
 
-/** One open-addressing table of 8-byte nonce prefixes (hi, lo words). */
+/**
+ * One open-addressing table of 8-byte nonce prefixes: slot i holds (hi, lo | 1) in words 2i and
+ * 2i+1, so a probe touches one cache line and a zero `lo` word means "empty". Forcing the low bit
+ * leaves 63 bits of the random nonce as the key.
+ */
 class NonceTable {
-  readonly hi: Uint32Array;
-  readonly lo: Uint32Array;
-  readonly used: Uint8Array;
+  readonly w: Uint32Array;
   readonly mask: number;
   count = 0;
   constructor(readonly log2: number) {
-    const cap = 1 << log2;
-    this.hi = new Uint32Array(cap);
-    this.lo = new Uint32Array(cap);
-    this.used = new Uint8Array(cap);
-    this.mask = cap - 1;
+    this.w = new Uint32Array(2 << log2);
+    this.mask = (1 << log2) - 1;
   }
   /** Slot index of (h, l), or -1 - (first free slot) when absent. Load stays <= 1/2, so a free slot exists. */
   find(h: number, l: number): number {
-    let i = (Math.imul(h ^ l, 0x9e3779b1) >>> 0) & this.mask;
+    const lo = (l | 1) >>> 0;
+    const w = this.w;
+    let i = (Math.imul(h ^ lo, 0x9e3779b1) >>> 0) & this.mask;
     for (let n = 0; n <= this.mask; n++) {
-      if (this.used[i] === 0) return -1 - i;
-      if (this.hi[i] === h && this.lo[i] === l) return i;
+      const wl = w[2 * i + 1] ?? 0;
+      if (wl === 0) return -1 - i;
+      if (wl === lo && w[2 * i] === h) return i;
       i = (i + 1) & this.mask;
     }
     return -1 - this.mask - 1;
@@ -80,9 +82,8 @@ class NonceTable {
     const r = this.find(h, l);
     if (r >= 0) return;
     const i = -1 - r;
-    this.hi[i] = h;
-    this.lo[i] = l;
-    this.used[i] = 1;
+    this.w[2 * i] = h;
+    this.w[2 * i + 1] = (l | 1) >>> 0;
     this.count++;
   }
 }
@@ -125,7 +126,10 @@ export class ReplayCache {
     const t = this.cur;
     if (t.log2 >= this.maxLog2) return false;
     const n = new NonceTable(t.log2 + 1);
-    for (let i = 0; i <= t.mask; i++) if (t.used[i] === 1) n.put(t.hi[i] ?? 0, t.lo[i] ?? 0);
+    for (let i = 0; i <= t.mask; i++) {
+      const lo = t.w[2 * i + 1] ?? 0;
+      if (lo !== 0) n.put(t.w[2 * i] ?? 0, lo);
+    }
     this.cur = n;
     return true;
   }

@@ -463,3 +463,19 @@ describe('CPU exhaustion defence (issue 10)', () => {
     expect(label(w.serverNode.verifySyn(w.server, again, b3, later).reason)).toBe('bad-signature');
   });
 });
+
+describe('established flows', () => {
+  it('recheckPeer follows revocation and expiry of a peer proved earlier', () => {
+    const w = world();
+    const ex = handshake(w);
+    const peer = ex.shs.peer;
+    if (peer === null) throw new Error('no peer');
+    expect(reasonLabel(w.serverNode.recheckPeer(peer, T0))).toBe('ok');
+    w.serverNode.revokeSpiffeId(CLIENT_ID);
+    expect(reasonLabel(w.serverNode.recheckPeer(peer, T0))).toBe('revoked');
+    w.serverNode.unrevokeSpiffeId(CLIENT_ID);
+    expect(reasonLabel(w.serverNode.recheckPeer(peer, T0 + 2 * 3600_000))).toBe('expired');
+    w.serverNode.clearCaches();
+    expect(reasonLabel(w.serverNode.recheckPeer(peer, T0))).toBe('stale-cache');
+  });
+});
