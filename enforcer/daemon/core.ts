@@ -28,6 +28,7 @@ import type { DaemonConfig } from './config.js';
 import type { EnforcerCore, ReloadResult, StateGroup } from './daemon.js';
 import type { Logger } from './log.js';
 import { CounterSync, type SyngateMetrics } from './metrics.js';
+import { LimitReporter } from './limits.js';
 import type { WatchGroup } from './watch.js';
 import { KubeClient, KubeWatcher, inClusterApiServer, type KubeInventoryState } from './k8s.js';
 
@@ -134,6 +135,9 @@ export class EngineCore implements EnforcerCore {
   private lastInterval = 0;
   private readonly pendingRecords: FlowRecord[] = [];
   private conntrackWarned = false;
+  private readonly limits: LimitReporter;
+  private readonly lastMisses = new Map<string, number>();
+  private cacheEvictions = { credential: 0, document: 0, pair: 0 };
   readonly linkType: LinkType;
 
   constructor(
@@ -142,6 +146,7 @@ export class EngineCore implements EnforcerCore {
     private readonly metrics: SyngateMetrics,
   ) {
     this.linkType = cfg.datapath.type === 'nfqueue' ? LinkType.RAW_IPV4 : LinkType.ETHERNET;
+    this.limits = new LimitReporter(log);
   }
 
   watchGroups(): WatchGroup[] {
@@ -428,11 +433,16 @@ export class EngineCore implements EnforcerCore {
     this.sampleMetrics();
   }
 
-  private sampleMetrics(): void {
+  private sampleMetrics(now = Date.now()): void {
     const engine = this.engine;
     if (engine === null) return;
     const m = this.metrics;
     const ct = engine.ct;
+    const L = this.limits;
+    L.observe('conntrack table full', ct.stats.tableFull, now, 'new flows are refused with reason table-full; established flows are untouched', 'syngate_conntrack_insert_failures_total{reason="table-full"}');
+    L.observe('half-open budget', ct.stats.halfOpenTotal + ct.stats.halfOpenPerSource, now, 'new handshakes beyond the total or per-source half-open cap are refused (half-open-limit)', 'syngate_conntrack_insert_failures_total{reason="half-open-limit"}');
+    L.observe('engine event ring', engine.events.overwritten, now, 'the oldest verdict events are overwritten before the flow log reads them; their records are lost', 'syngate_flowlog_dropped_records_total{reason="event-overflow"}');
+    this.sync.sync('ev-over', m.flowlogDropped, { reason: 'event-overflow' }, engine.events.overwritten);
     m.conntrackEntries.set(ct.size);
     m.conntrackHalfOpen.set(ct.halfOpen);
     this.sync.sync('ct-full', m.conntrackInsertFailures, { reason: 'table-full' }, ct.stats.tableFull);
@@ -455,11 +465,28 @@ export class EngineCore implements EnforcerCore {
         this.sync.sync(`h-${cache}`, m.tokenCacheHits, { cache }, hits);
         this.sync.sync(`m-${cache}`, m.tokenCacheMisses, { cache }, misses);
       }
-      const sizes = this.agent?.cacheSizes();
-      if (sizes !== undefined) {
-        m.tokenCacheEntries.set({ cache: 'credential' }, sizes.credentials);
-        m.tokenCacheEntries.set({ cache: 'document' }, sizes.documents);
-        m.tokenCacheEntries.set({ cache: 'pair' }, sizes.pairKeys);
+      const agent = this.agent;
+      if (agent !== null) {
+        const sizes = agent.cacheSizes();
+        const cfgI = agent.config;
+        const caches: [keyof typeof this.cacheEvictions, number, number, number][] = [
+          ['credential', sizes.credentials, cfgI.credCacheSize, st.credCacheMisses],
+          ['document', sizes.documents, cfgI.docCacheSize, st.docCacheMisses],
+          ['pair', sizes.pairKeys, cfgI.pairCacheSize, st.pairCacheMisses],
+        ];
+        for (const [cache, size, cap, misses] of caches) {
+          m.tokenCacheEntries.set({ cache }, size);
+          m.tokenCacheCapacity.set({ cache }, cap);
+          // A full bounded cache evicts its oldest entry for every new one: each miss while full is an eviction.
+          const key = `miss-full-${cache}`;
+          const prevMisses = this.lastMisses.get(key) ?? misses;
+          this.lastMisses.set(key, misses);
+          if (size >= cap && misses > prevMisses) this.cacheEvictions[cache] += misses - prevMisses;
+          this.sync.sync(`ev-${cache}`, m.tokenCacheEvictions, { cache }, this.cacheEvictions[cache]);
+          L.observe(`${cache} cache full`, this.cacheEvictions[cache], now, 'the oldest entries are evicted; peers they served pay one more verification (cold handshake)', `syngate_token_cache_evictions_total{cache="${cache}"}`);
+        }
+        L.observe('verification budget', st.rateLimited, now, 'handshakes beyond the per-source or global signature budget are refused (rate-limited)', 'syngate_verdicts_total{reason="rate-limited"}');
+        L.observe('replay cache full', st.replayFull, now, 'SYN tokens that cannot be recorded for replay detection are refused (fail closed)', 'syngate_verdicts_total{reason="replay"}');
       }
     }
     if (this.agent !== null) m.credentialExpiry.set(this.agent.credentialNotAfter);

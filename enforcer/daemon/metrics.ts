@@ -20,6 +20,7 @@ export interface SyngateMetrics {
   readonly tokenCacheMisses: Counter<'cache'>;
   readonly tokenCacheEntries: Gauge<'cache'>;
   readonly tokenCacheEvictions: Counter<'cache'>;
+  readonly tokenCacheCapacity: Gauge<'cache'>;
   readonly flowsRevoked: Counter;
   readonly policyReloads: Counter<'source' | 'result'>;
   readonly policyLastReloadSuccess: Gauge;
@@ -60,6 +61,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): SyngateM
     tokenCacheHits: new Counter({ name: 'syngate_token_cache_hits_total', help: 'Identity cache hits, by cache (credential|document|session-key).', labelNames: ['cache'], registers: r }),
     tokenCacheMisses: new Counter({ name: 'syngate_token_cache_misses_total', help: 'Identity cache misses, by cache.', labelNames: ['cache'], registers: r }),
     tokenCacheEntries: new Gauge({ name: 'syngate_token_cache_entries', help: 'Entries in each identity cache.', labelNames: ['cache'], registers: r }),
+    tokenCacheCapacity: new Gauge({ name: 'syngate_token_cache_capacity', help: 'Bound of each identity cache (entries).', labelNames: ['cache'], registers: r }),
     tokenCacheEvictions: new Counter({ name: 'syngate_token_cache_evictions_total', help: 'Entries evicted from a full identity cache, by cache.', labelNames: ['cache'], registers: r }),
     flowsRevoked: new Counter({ name: 'syngate_flows_revoked_total', help: 'Established flows reset because a new policy denies them.', registers: r }),
     policyReloads: new Counter({ name: 'syngate_policy_reloads_total', help: 'Reloads of policy, inventory or credentials, by trigger (start|signal|file|inventory) and result (success|error).', labelNames: ['source', 'result'], registers: r }),
@@ -74,7 +76,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): SyngateM
     datapathQueueDrops: new Counter({ name: 'syngate_datapath_queue_drops_total', help: 'Packets the kernel dropped before userspace saw them (queue full, or capture buffer overrun), by queue or interface.', labelNames: ['queue'], registers: r }),
     datapathErrors: new Counter({ name: 'syngate_datapath_errors_total', help: 'Datapath send or verdict errors, by kind.', labelNames: ['kind'], registers: r }),
     flowlogRecords: new Counter({ name: 'syngate_flowlog_records_total', help: 'Flow records written, by state (open|closed|rejected|revoked).', labelNames: ['state'], registers: r }),
-    flowlogDropped: new Counter({ name: 'syngate_flowlog_dropped_records_total', help: 'Flow records dropped because the sink failed (disk-full|write-error|backpressure).', labelNames: ['reason'], registers: r }),
+    flowlogDropped: new Counter({ name: 'syngate_flowlog_dropped_records_total', help: 'Flow records dropped (disk-full|write-error|backpressure|too-large|event-overflow).', labelNames: ['reason'], registers: r }),
     engineCounters: new Counter({ name: 'syngate_engine_events_total', help: 'Engine state-machine counters by name (handshakes_started, tokens_inserted, rsts_sent, ...; docs/engine.md).', labelNames: ['counter'], registers: r }),
     engineRejects: new Counter({ name: 'syngate_engine_rejects_total', help: 'Frames the engine rejected, by reason label (includes retransmissions; syngate_verdicts_total counts decisions).', labelNames: ['reason'], registers: r }),
     ready: new Gauge({ name: 'syngate_ready', help: '1 when the policy is compiled and the datapath attached (what /readyz reports).', registers: r }),
