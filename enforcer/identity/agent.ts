@@ -9,8 +9,9 @@
 //    keyed by the id of its exact bytes (first 16 bytes of SHA-256); a failed one enters the
 //    negative cache for negativeTtlSec, so it is verified at most once per period;
 //  - once both ends hold each other's documents and the pair key, a handshake does no
-//    asymmetric crypto: 3 HMAC-SHA256 computations on each side in total 4 (SYN mac build +
-//    verify, one handshake MAC per side whose halves are the SYN-ACK and ACK tags);
+//    asymmetric crypto, only 4 HMAC-SHA256 computations in total: the SYN MAC (built by the
+//    client, checked by the server) and one handshake MAC per side, whose two halves are the
+//    SYN-ACK tag and the ACK tag (docs/identity.md explains why there is no per-connection key);
 //  - cached entries are rechecked against the deny-lists and trust bundle whenever the
 //    revocation generation changed, so revocation applies to the next handshake;
 //  - bytes taken from a token are copied before being kept (tokens are views of frames).
@@ -203,6 +204,8 @@ class CredEntry {
     readonly issuer: Buffer,
     readonly notBefore: number,
     readonly notAfter: number,
+    /** The CA key the signature verified under; the bundle must still hold it. */
+    readonly anchorKey: KeyObject,
   ) {}
 }
 
@@ -218,7 +221,6 @@ class DocEntry {
     readonly bytes: Buffer,
     readonly cred: CredEntry,
     readonly ephRaw: Buffer,
-    readonly ephKeyStr: string,
     readonly notBefore: number,
     readonly notAfter: number,
     readonly peer: PeerIdentity,
@@ -441,6 +443,7 @@ export class IdentityAgent {
     this.newKey(w, Math.floor(nowMs / 1000));
     const size = this.coldSynSize(w.current);
     if (size > MAX_SYN_TOKEN) {
+      this.localKeys.delete(idNum(w.current.docId));
       throw new SyngateError(
         'SYNGATE_IDENTITY_TOKEN_TOO_LARGE',
         `workload ${p.id}: a cold SYN token would be ${size} bytes (limit ${MAX_SYN_TOKEN}); shorten labels or the SPIFFE ID`,
@@ -589,7 +592,7 @@ export class IdentityAgent {
     if (c.gen !== this.gen) {
       const a = this.bundle.lookup(c.issuer);
       c.status =
-        a === undefined || a.trustDomain !== c.trustDomain || !a.publicKey.equals(this.anchorKeyOf(c))
+        a === undefined || a.trustDomain !== c.trustDomain || !a.publicKey.equals(c.anchorKey)
           ? Reason.UNTRUSTED_ISSUER
           : this.denySerials.has(c.serialHex)
             ? Reason.REVOKED
@@ -597,12 +600,6 @@ export class IdentityAgent {
       c.gen = this.gen;
     }
     return c.status;
-  }
-
-  // The anchor key a credential verified under, remembered per entry.
-  private readonly verifiedUnder = new WeakMap<CredEntry, KeyObject>();
-  private anchorKeyOf(c: CredEntry): KeyObject {
-    return this.verifiedUnder.get(c) as KeyObject;
   }
 
   private timeStatus(notBefore: number, notAfter: number, nowSec: number): Reason {
@@ -735,8 +732,8 @@ export class IdentityAgent {
         copy(d.issuer),
         d.notBefore,
         d.notAfter,
+        credAnchor,
       );
-      this.verifiedUnder.set(cred, credAnchor);
       this.creds.set(credKey, cred);
     }
     // --- document signature
@@ -757,7 +754,7 @@ export class IdentityAgent {
       credentialSerial: cred.serialHex,
       notAfter: body.notAfter,
     });
-    const entry = new DocEntry(docKey, Buffer.from(docId), copy(docBytes), cred, ephRaw, keyOf(ephRaw), body.notBefore, body.notAfter, peer);
+    const entry = new DocEntry(docKey, Buffer.from(docId), copy(docBytes), cred, ephRaw, body.notBefore, body.notAfter, peer);
     this.docs.set(docNum, entry);
     this.docOfPeer.set(peer, entry);
     return entry;
