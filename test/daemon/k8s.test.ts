@@ -188,3 +188,43 @@ describe('KubeWatcher against a replaying HTTPS API server', () => {
     expect(w.state.workloads()).toHaveLength(3);
   });
 });
+
+describe('the recorded stream changes the compiled identities', () => {
+  it('pods that appear, change labels or disappear change the compiled table the daemon would swap in', async () => {
+    const { inventoryFromKube } = await import('../../enforcer/daemon/core.js');
+    const { parseConfig } = await import('../../enforcer/daemon/config.js');
+    const { compile, loadPolicyTexts, Dir, verdictAllowed } = await import('../../enforcer/policy/index.js');
+    const cfg = parseConfig('node: node-a\ndatapath: {type: nfqueue, interfaces: [cali*]}\nidentity: {caBundle: a, credentials: b}\npolicy: {paths: [p]}\ninventory: {source: kubernetes, nodeName: node-a}\n', '/etc/syngate/syngate.yaml');
+    // Backend-tier workloads accept nothing: selected by a label the stream adds later.
+    const pol = loadPolicyTexts([{ file: 'deny-backend.yaml', text: 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-backend, namespace: bookinfo}\nspec:\n  selector: {matchLabels: {tier: backend}}\n  action: DENY\n  rules: [{}]\n' }]);
+    expect(pol.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const s = new KubeInventoryState('node-a');
+    s.replaceNamespaces(json<KubeList<KubeNamespace>>('namespaces-list.json').items ?? []);
+    s.replacePods(json<KubeList<KubePod>>('pods-list.json').items ?? []);
+    let table = compile(inventoryFromKube(s, cfg), pol.policies);
+    const localNames = (): string[] => table.inventory.workloads.map((w) => `${w.namespace}/${w.name}`).sort();
+    const ppPeer = (): number => table.identity('spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage', { app: 'productpage', version: 'v1' });
+    const detailsAllows = (): boolean => {
+      const d = table.inventory.workloads.find((w) => w.name.startsWith('details'));
+      if (d === undefined) throw new Error('no details');
+      return verdictAllowed(table.lookup(Dir.INGRESS, d.index, ppPeer(), 0xc613010a, 6, 9080));
+    };
+    expect(localNames()).toEqual(['bookinfo/details-v1-65cfcf56f9-4fzq8', 'bookinfo/productpage-v1-7d4b9c8f5-x2kqp', 'bookinfo/reviews-v1-5c5b7b9f8d-lm7xw']);
+    expect(table.inventory.workloads.find((w) => w.name.startsWith('details'))?.spiffeId).toBe('spiffe://cluster.local/ns/bookinfo/sa/bookinfo-details');
+    expect(detailsAllows()).toBe(true);
+    const evs = lines<WatchEvent<KubePod>>('pods-watch.jsonl');
+    const step = (i: number): void => {
+      if (s.applyPod(evs[i] as WatchEvent<KubePod>)) table = compile(inventoryFromKube(s, cfg), pol.policies, { previous: table });
+    };
+    step(0);
+    step(1); // ratings appears
+    expect(localNames()).toContain('bookinfo/ratings-v1-85c7b8f6d4-9sdf2');
+    expect(table.inventory.workloads.find((w) => w.name.startsWith('ratings'))?.spiffeId).toBe('spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings');
+    step(2); // details gets tier=backend: now selected by the DENY policy
+    expect(detailsAllows()).toBe(false);
+    step(3);
+    step(4); // productpage deleted
+    expect(localNames()).not.toContain('bookinfo/productpage-v1-7d4b9c8f5-x2kqp');
+    expect(table.revision).toBeGreaterThanOrEqual(4);
+  });
+});
