@@ -1,23 +1,25 @@
-// The flow table: Robin Hood open addressing on typed arrays, columns grouped by access pattern.
+// The flow table: dense entries in typed-array columns, found through an open-addressing index of
+// fingerprinted entry numbers (linear probing, backward-shift deletion, no tombstones).
 //
-// Layout (slot i; all words uint32, host order; IPs and ports are numeric values, not bytes):
-//   key group  kg[i*4 + 0..3]   saddr | daddr | sport<<16|dport | meta      (16 B, one cache line)
-//              meta = probe distance (bits 0-7) | CtState (bits 8-15) | CtFlag set (bits 16-31)
-//   hot group  hot[i*8 + 0..7]  lastSeen | created | packets | bytesLo | bytesHi | seqOrig | seqReply | peerId  (32 B)
-//   cold group cold[i*2 + 0..1] reason<<24|ruleId | origPort<<16|sideSlot  (8 B)
-//   = 56 bytes per slot; slots = ceil(capacity / maxLoad).
+// Layout (entry e; all words uint32, host order; IPs and ports are numeric values, not bytes):
+//   index      idx[i]           fingerprint << idxBits | (e + 1); 0 = empty      (4 B per index slot)
+//   key group  kg[e*4 + 0..3]   saddr | daddr | sport<<16|dport | meta       (16 B, one cache line)
+//              meta = CtState (bits 8-15) | CtFlag set (bits 16-31); bits 0-7 are zero
+//   hot group  hot[e*8 + 0..7]  lastSeen | created | packets | bytesLo | bytesHi | seqOrig | seqReply | peerId  (32 B)
+//   cold group cold[e*2 + 0..1] reason<<24|ruleId | origPort<<16|sideSlot  (8 B)
+//   = 56 bytes per entry + 4 / maxLoad bytes of index per entry (about 63 B per flow at the default).
 //
 // Invariants:
 //  - The stored tuple is in the ORIGINAL direction (initiator -> responder) as the local workload
 //    sees it, i.e. after any Envoy redirect: for a redirected flow dport is the redirect port and
 //    origPort holds the port the client dialled. lookup() matches either direction and sets
 //    `reply` to say which one matched.
-//  - The hash is symmetric in the two endpoints, so both directions share one probe sequence.
-//  - Robin Hood order: along any cluster, dist never grows by more than one per slot; lookup stops
-//    at the first slot whose dist is below the probe distance. Deletion shifts the cluster back
-//    (no tombstones ever).
-//  - Entries move only inside insert()/remove()/expiry; a slot index held by a caller is valid
-//    until the next mutating call. A moved entry's side-table owner is updated with it.
+//  - The hash is symmetric in the two endpoints, so both directions share one probe sequence; the
+//    index slot stores a fingerprint of the hash so a probe touches an entry only on a likely hit.
+//  - Every live entry has exactly one index slot; between an entry's home slot and its index slot
+//    there is no empty index slot (deletion shifts later members of the cluster back).
+//  - Entries never move: an entry number (the "slot" of the accessors) stays valid until that flow
+//    is removed. Free entries form a list threaded through their saddr word.
 //  - size <= capacity; a new flow beyond capacity is refused (Reason.TABLE_FULL), and nothing
 //    existing is evicted to make room: only expired entries are reclaimed.
 //  - Half-open states (SYN_SENT..SYNACK_RCVD) are counted in total and per initiator address, and
@@ -36,11 +38,9 @@ export const KG_DADDR = 1;
 /** sport<<16 | dport. */
 export const KG_PORTS = 2;
 export const KG_META = 3;
-export const META_DIST_MASK = 0xff;
 export const META_STATE_SHIFT = 8;
 export const META_STATE_MASK = 0xff00;
 export const META_FLAGS_SHIFT = 16;
-export const MAX_DIST = 0xff;
 
 export const HOT_STRIDE = 8;
 export const HOT_LAST_SEEN = 0;
@@ -65,7 +65,10 @@ export const PEER_NONE = 0xffffffff;
 /** Slots examined per refused-because-full insert before giving up. */
 export const RECLAIM_BUDGET = 512;
 
+/** Bytes of the entry columns per entry (the index adds 4 / maxLoad per entry). */
 export const BYTES_PER_SLOT = (KG_STRIDE + HOT_STRIDE + COLD_STRIDE) * 4;
+/** Default index load: about 1.8 probes per hit, 7.3 bytes of index per flow. */
+export const DEFAULT_MAX_LOAD = 0.55;
 
 export interface ConntrackTimeouts {
   /** Idle timeout of half-open flows (SYN_SENT..SYNACK_RCVD), ms. */
@@ -79,7 +82,7 @@ export interface ConntrackTimeouts {
 export interface ConntrackOptions {
   /** Maximum number of flows (fixed at construction). */
   capacity: number;
-  /** Slots per flow = 1 / maxLoad; Robin Hood keeps probes short up to ~0.9. Default 0.9. */
+  /** Index load factor at full capacity (index slots = capacity / maxLoad). Default 0.55. */
   maxLoad?: number;
   /** Total half-open flows; also the side-table capacity. Default min(16384, capacity), at most 65535. */
   halfOpenCap?: number;
@@ -107,8 +110,6 @@ export interface ConntrackStats {
   halfOpenTotal: number;
   /** New flows refused because their source reached its half-open cap. */
   halfOpenPerSource: number;
-  /** Inserts refused because a probe sequence would exceed MAX_DIST (a sign of hash flooding). */
-  probeLimit: number;
 }
 
 /** Called just before an expired entry is removed (lazily or by the sweep). */
@@ -120,9 +121,13 @@ function toU32(n: number): number {
 
 export class ConntrackTable<H = unknown> {
   readonly capacity: number;
+  /** Entry numbers are 0 .. slots-1 (= capacity); iterate them with state(e) !== FREE. */
   readonly slots: number;
+  /** Index slots (> capacity). */
+  readonly indexSlots: number;
   readonly halfOpenCap: number;
   readonly halfOpenPerSource: number;
+  readonly idx: Uint32Array;
   readonly kg: Uint32Array;
   readonly hot: Uint32Array;
   readonly cold: Uint32Array;
@@ -133,21 +138,29 @@ export class ConntrackTable<H = unknown> {
   readonly stats: ConntrackStats;
   /** Set by lookup(): true iff the matched entry's stored tuple is the reverse of the query. */
   reply = false;
+  /** Set by a successful lookup(): the meta word (state, flags) of the entry found. */
+  lastMeta = 0;
   /** Number of live entries. */
   size = 0;
   /** Number of half-open entries. */
   halfOpen = 0;
   onExpire: ExpireHook | null = null;
   private readonly seed: number;
+  private readonly idxBits: number;
+  private readonly idxMask: number;
+  private readonly fpMask: number;
+  /** First free entry + 1 (0: none). */
+  private freeHead = 0;
+  private reclaimCursor = 0;
 
   constructor(opts: ConntrackOptions) {
     const cap = opts.capacity;
     if (!Number.isInteger(cap) || cap < 1 || cap > 64_000_000) {
       throw new SyngateError('SYNGATE_CONNTRACK_CONFIG', `conntrack capacity must be an integer in 1..64000000, got ${String(cap)}`);
     }
-    const maxLoad = opts.maxLoad ?? 0.9;
-    if (!(maxLoad > 0.1 && maxLoad <= 0.95)) {
-      throw new SyngateError('SYNGATE_CONNTRACK_CONFIG', `conntrack maxLoad must be in (0.1, 0.95], got ${String(maxLoad)}`);
+    const maxLoad = opts.maxLoad ?? DEFAULT_MAX_LOAD;
+    if (!(maxLoad >= 0.1 && maxLoad <= 0.95)) {
+      throw new SyngateError('SYNGATE_CONNTRACK_CONFIG', `conntrack maxLoad must be in [0.1, 0.95], got ${String(maxLoad)}`);
     }
     const hoc = opts.halfOpenCap ?? Math.min(16384, cap);
     if (!Number.isInteger(hoc) || hoc < 1 || hoc > SIDE_MAX_CAPACITY) {
@@ -164,12 +177,19 @@ export class ConntrackTable<H = unknown> {
       }
     }
     this.capacity = cap;
-    this.slots = Math.max(cap + 1, Math.ceil(cap / maxLoad));
+    this.slots = cap;
+    this.indexSlots = Math.max(cap + 1, Math.ceil(cap / maxLoad));
+    let bits = 1;
+    while (2 ** bits < cap + 1) bits++;
+    this.idxBits = bits;
+    this.idxMask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+    this.fpMask = bits >= 31 ? 0 : 2 ** (32 - bits) - 1;
     this.halfOpenCap = hoc;
     this.halfOpenPerSource = hops;
-    this.kg = new Uint32Array(this.slots * KG_STRIDE);
-    this.hot = new Uint32Array(this.slots * HOT_STRIDE);
-    this.cold = new Uint32Array(this.slots * COLD_STRIDE);
+    this.idx = new Uint32Array(this.indexSlots);
+    this.kg = new Uint32Array(cap * KG_STRIDE);
+    this.hot = new Uint32Array(cap * HOT_STRIDE);
+    this.cold = new Uint32Array(cap * COLD_STRIDE);
     this.side = new HandshakeSideTable<H>(hoc);
     this.sources = new SourceCounter(hoc);
     this.timeouts = new Uint32Array(3);
@@ -177,15 +197,22 @@ export class ConntrackTable<H = unknown> {
     this.timeouts[TimeoutClass.ESTABLISHED] = t.establishedMs;
     this.timeouts[TimeoutClass.CLOSING] = t.closingMs;
     this.seed = (opts.seed ?? (Math.random() * 0x100000000) >>> 0) | 0;
-    this.stats = { inserts: 0, removes: 0, expiredLazy: 0, tableFull: 0, halfOpenTotal: 0, halfOpenPerSource: 0, probeLimit: 0 };
+    this.stats = { inserts: 0, removes: 0, expiredLazy: 0, tableFull: 0, halfOpenTotal: 0, halfOpenPerSource: 0 };
+    this.resetFreeList();
   }
 
-  /** Bytes of the flow columns (excluding the side table and source counters). */
+  private resetFreeList(): void {
+    const kg = this.kg;
+    for (let e = 0; e < this.capacity; e++) kg[e * KG_STRIDE + KG_SADDR] = e + 2 <= this.capacity ? e + 2 : 0;
+    this.freeHead = 1;
+  }
+
+  /** Bytes of the index and the entry columns (excluding the side table and source counters). */
   get flowBytes(): number {
-    return this.kg.byteLength + this.hot.byteLength + this.cold.byteLength;
+    return this.idx.byteLength + this.kg.byteLength + this.hot.byteLength + this.cold.byteLength;
   }
 
-  /** All fixed memory: flow columns + side table + per-source counters. */
+  /** All fixed memory: index + entry columns + side table + per-source counters. */
   get totalBytes(): number {
     return this.flowBytes + this.side.bytes + this.sources.bytes;
   }
@@ -207,50 +234,66 @@ export class ConntrackTable<H = unknown> {
     return (h ^ (h >>> 15)) >>> 0;
   }
 
+  /** Index home slot of a hash (high bits: multiply-shift onto indexSlots). */
   home(h: number): number {
-    return ((h * this.slots) / 4294967296) | 0;
+    return ((h * this.indexSlots) / 4294967296) | 0;
+  }
+
+  private homeOfEntry(e: number): number {
+    const b = e * KG_STRIDE;
+    const p = this.kg[b + KG_PORTS]!;
+    return this.home(this.hash(this.kg[b]!, this.kg[b + KG_DADDR]!, p >>> 16, p & 0xffff));
   }
 
   /**
-   * Finds the flow of a packet (any direction). Returns its slot, or -1. Sets `reply`.
-   * An entry found expired is removed (onExpire is told) and -1 is returned.
+   * Finds the flow of a packet (any direction). Returns its entry number, or -1. Sets `reply` and
+   * `lastMeta`. An entry found expired is removed (onExpire is told) and -1 is returned.
    * Caller must pass addresses and ports as unsigned values.
    */
   lookup(saddr: number, daddr: number, sport: number, dport: number, now: number): number {
+    const idx = this.idx;
     const kg = this.kg;
-    const n = this.slots;
-    const ports = ((sport << 16) | dport) >>> 0;
-    const rports = ((dport << 16) | sport) >>> 0;
-    let i = this.home(this.hash(saddr, daddr, sport, dport));
-    for (let d = 0; d <= MAX_DIST; d++) {
-      const b = i << 2;
-      const meta = kg[b + KG_META]!;
-      if ((meta & META_STATE_MASK) === 0 || (meta & META_DIST_MASK) < d) return -1;
-      const s = kg[b]!;
-      if (s === saddr && kg[b + KG_DADDR] === daddr && kg[b + KG_PORTS] === ports) {
-        this.reply = false;
-        return this.liveOrExpire(i, meta, now);
-      }
-      if (s === daddr && kg[b + KG_DADDR] === saddr && kg[b + KG_PORTS] === rports) {
-        this.reply = true;
-        return this.liveOrExpire(i, meta, now);
+    const n = this.indexSlots;
+    const h = this.hash(saddr, daddr, sport, dport);
+    const fp = h & this.fpMask;
+    const bits = this.idxBits;
+    const mask = this.idxMask;
+    let i = ((h * n) / 4294967296) | 0;
+    for (let k = 0; k < n; k++) {
+      const v = idx[i]!;
+      if (v === 0) return -1;
+      if (v >>> bits === fp) {
+        const e = (v & mask) - 1;
+        const b = e << 2;
+        const s = kg[b]!;
+        if (s === saddr) {
+          if (kg[b + KG_DADDR] === daddr && kg[b + KG_PORTS] === (((sport << 16) | dport) >>> 0)) {
+            this.reply = false;
+            return this.liveOrExpire(e, kg[b + KG_META]!, now);
+          }
+        }
+        if (s === daddr && kg[b + KG_DADDR] === saddr && kg[b + KG_PORTS] === (((dport << 16) | sport) >>> 0)) {
+          this.reply = true;
+          return this.liveOrExpire(e, kg[b + KG_META]!, now);
+        }
       }
       if (++i === n) i = 0;
     }
     return -1;
   }
 
-  private liveOrExpire(i: number, meta: number, now: number): number {
-    const age = (toU32(now) - this.hot[i * HOT_STRIDE + HOT_LAST_SEEN]!) >>> 0;
+  private liveOrExpire(e: number, meta: number, now: number): number {
+    const age = ((now >>> 0) - this.hot[e * HOT_STRIDE + HOT_LAST_SEEN]!) >>> 0;
     if (age > this.timeouts[STATE_CLASS[(meta >>> META_STATE_SHIFT) & 0xff]!]!) {
       this.stats.expiredLazy++;
-      this.expire(i, now);
+      this.expire(e, now);
       return -1;
     }
-    return i;
+    this.lastMeta = meta;
+    return e;
   }
 
-  /** True iff the live entry at `slot` has outlived its state's timeout. */
+  /** True iff the live entry `slot` has outlived its state's timeout. */
   isExpired(slot: number, now: number): boolean {
     const meta = this.kg[slot * KG_STRIDE + KG_META]!;
     if ((meta & META_STATE_MASK) === 0) return false;
@@ -266,8 +309,8 @@ export class ConntrackTable<H = unknown> {
 
   /**
    * Inserts a new flow (the caller has checked it is absent) with its tuple in the ORIGINAL
-   * direction. Returns the slot, or -Reason (TABLE_FULL, HALF_OPEN_LIMIT) when refused; a refusal
-   * changes nothing. When `state` is half-open a side-table slot is attached.
+   * direction. Returns the entry number, or -Reason (TABLE_FULL, HALF_OPEN_LIMIT) when refused; a
+   * refusal changes nothing. When `state` is half-open a side-table slot is attached.
    */
   insert(saddr: number, daddr: number, sport: number, dport: number, state: CtState, flags: number, now: number): number {
     saddr >>>= 0;
@@ -290,117 +333,81 @@ export class ConntrackTable<H = unknown> {
         return -Reason.HALF_OPEN_LIMIT;
       }
     }
-    const slot = this.place(saddr, daddr, sport, dport);
-    if (slot < 0) {
-      if (half) this.sources.dec(saddr);
-      this.stats.probeLimit++;
-      return -Reason.TABLE_FULL;
-    }
+    // Take a free entry.
+    const e = this.freeHead - 1;
+    const b = e * KG_STRIDE;
+    this.freeHead = this.kg[b + KG_SADDR]!;
+    // Index it: first empty slot from home (the index is never full: indexSlots > capacity).
+    const h = this.hash(saddr, daddr, sport, dport);
+    const n = this.indexSlots;
+    let i = this.home(h);
+    while (this.idx[i] !== 0) if (++i === n) i = 0;
+    this.idx[i] = ((((h & this.fpMask) * 2 ** this.idxBits) + e + 1) >>> 0);
     const now32 = toU32(now);
-    const b = slot * KG_STRIDE;
-    this.kg[b + KG_META] = ((this.kg[b + KG_META]! & META_DIST_MASK) | (state << META_STATE_SHIFT) | ((flags & 0xffff) << META_FLAGS_SHIFT)) >>> 0;
-    const h = slot * HOT_STRIDE;
-    this.hot[h + HOT_LAST_SEEN] = now32;
-    this.hot[h + HOT_CREATED] = now32;
-    this.hot[h + HOT_PACKETS] = 0;
-    this.hot[h + HOT_BYTES_LO] = 0;
-    this.hot[h + HOT_BYTES_HI] = 0;
-    this.hot[h + HOT_SEQ_ORIG] = 0;
-    this.hot[h + HOT_SEQ_REPLY] = 0;
-    this.hot[h + HOT_PEER_ID] = PEER_NONE;
-    const c = slot * COLD_STRIDE;
+    this.kg[b + KG_SADDR] = saddr;
+    this.kg[b + KG_DADDR] = daddr;
+    this.kg[b + KG_PORTS] = ((sport << 16) | dport) >>> 0;
+    this.kg[b + KG_META] = ((state << META_STATE_SHIFT) | ((flags & 0xffff) << META_FLAGS_SHIFT)) >>> 0;
+    const hb = e * HOT_STRIDE;
+    this.hot[hb + HOT_LAST_SEEN] = now32;
+    this.hot[hb + HOT_CREATED] = now32;
+    this.hot[hb + HOT_PACKETS] = 0;
+    this.hot[hb + HOT_BYTES_LO] = 0;
+    this.hot[hb + HOT_BYTES_HI] = 0;
+    this.hot[hb + HOT_SEQ_ORIG] = 0;
+    this.hot[hb + HOT_SEQ_REPLY] = 0;
+    this.hot[hb + HOT_PEER_ID] = PEER_NONE;
+    const c = e * COLD_STRIDE;
     this.cold[c + COLD_VERDICT] = RULE_NONE;
     this.cold[c + COLD_PORT_SIDE] = 0;
     if (half) {
       this.halfOpen++;
-      this.cold[c + COLD_PORT_SIDE] = this.side.alloc(slot);
+      this.cold[c + COLD_PORT_SIDE] = this.side.alloc(e);
     }
     this.size++;
     this.stats.inserts++;
-    return slot;
+    return e;
   }
 
-  /** Finds the Robin Hood position for a new key, shifts the cluster, writes the key; -1 if over MAX_DIST. */
-  private place(saddr: number, daddr: number, sport: number, dport: number): number {
-    const kg = this.kg;
-    const n = this.slots;
-    let i = this.home(this.hash(saddr, daddr, sport, dport));
-    let d = 0;
-    for (;;) {
-      const meta = kg[i * KG_STRIDE + KG_META]!;
-      if ((meta & META_STATE_MASK) === 0 || (meta & META_DIST_MASK) < d) break;
-      if (++d > MAX_DIST) return -1;
-      if (++i === n) i = 0;
-    }
-    const p = i;
-    // Find the end of the run starting at p and check no shifted entry would exceed MAX_DIST.
-    let e = p;
-    for (let k = 0; k < n; k++) {
-      const meta = kg[e * KG_STRIDE + KG_META]!;
-      if ((meta & META_STATE_MASK) === 0) break;
-      if ((meta & META_DIST_MASK) >= MAX_DIST) return -1;
-      if (++e === n) e = 0;
-    }
-    // Shift [p, e) forward by one, from the end.
-    while (e !== p) {
-      const from = e === 0 ? n - 1 : e - 1;
-      this.move(from, e, 1);
-      e = from;
-    }
-    const b = p * KG_STRIDE;
-    kg[b + KG_SADDR] = saddr;
-    kg[b + KG_DADDR] = daddr;
-    kg[b + KG_PORTS] = ((sport << 16) | dport) >>> 0;
-    kg[b + KG_META] = d;
-    return p;
-  }
-
-  /** Copies entry `from` into `to`, adjusting its probe distance by `dd` and its side-table owner. */
-  private move(from: number, to: number, dd: number): void {
-    const kg = this.kg;
-    const fb = from * KG_STRIDE;
-    const tb = to * KG_STRIDE;
-    kg[tb] = kg[fb]!;
-    kg[tb + 1] = kg[fb + 1]!;
-    kg[tb + 2] = kg[fb + 2]!;
-    const meta = kg[fb + KG_META]!;
-    kg[tb + KG_META] = ((meta & ~META_DIST_MASK) | (((meta & META_DIST_MASK) + dd) & META_DIST_MASK)) >>> 0;
-    this.hot.copyWithin(to * HOT_STRIDE, from * HOT_STRIDE, from * HOT_STRIDE + HOT_STRIDE);
-    const cf = from * COLD_STRIDE;
-    const ct = to * COLD_STRIDE;
-    this.cold[ct] = this.cold[cf]!;
-    const ps = this.cold[cf + 1]!;
-    this.cold[ct + 1] = ps;
-    const s = ps & 0xffff;
-    if (s !== 0) this.side.owner[s] = to;
-  }
-
-  /** Removes the entry at `slot` (no-op on a free slot), releasing half-open accounting. */
+  /** Removes the entry `slot` (no-op on a free entry), releasing half-open accounting. */
   remove(slot: number): void {
     const kg = this.kg;
     const b = slot * KG_STRIDE;
     const meta = kg[b + KG_META]!;
     const state = (meta >>> META_STATE_SHIFT) & 0xff;
-    if (state === CtState.FREE) return;
+    if (state === CtState.FREE || slot < 0 || slot >= this.capacity) return;
     if (isHalfOpen(state)) this.leaveHalfOpen(slot);
     this.size--;
     this.stats.removes++;
-    const n = this.slots;
-    let hole = slot;
-    let j = slot + 1 === n ? 0 : slot + 1;
+    // Find its index slot, then shift the rest of the cluster back over it.
+    const idx = this.idx;
+    const n = this.indexSlots;
+    const mask = this.idxMask;
+    let i = this.homeOfEntry(slot);
+    for (let k = 0; k < n && (idx[i]! & mask) !== slot + 1; k++) if (++i === n) i = 0;
+    let hole = i;
+    let j = i + 1 === n ? 0 : i + 1;
     for (let k = 0; k < n; k++) {
-      const m = kg[j * KG_STRIDE + KG_META]!;
-      if ((m & META_STATE_MASK) === 0 || (m & META_DIST_MASK) === 0) break;
-      this.move(j, hole, -1);
-      hole = j;
+      const v = idx[j]!;
+      if (v === 0) break;
+      const hj = this.homeOfEntry((v & mask) - 1);
+      // The member at j may fill the hole iff its home is not cyclically inside (hole, j].
+      const dj = j >= hj ? j - hj : j + n - hj;
+      const dh = j >= hole ? j - hole : j + n - hole;
+      if (dj >= dh) {
+        idx[hole] = v;
+        hole = j;
+      }
       if (++j === n) j = 0;
     }
-    const hb = hole * KG_STRIDE;
-    kg[hb] = 0;
-    kg[hb + 1] = 0;
-    kg[hb + 2] = 0;
-    kg[hb + 3] = 0;
-    this.cold[hole * COLD_STRIDE + COLD_PORT_SIDE] = 0;
+    idx[hole] = 0;
+    // Free the entry.
+    kg[b + KG_DADDR] = 0;
+    kg[b + KG_PORTS] = 0;
+    kg[b + KG_META] = 0;
+    this.cold[slot * COLD_STRIDE + COLD_PORT_SIDE] = 0;
+    kg[b + KG_SADDR] = this.freeHead;
+    this.freeHead = slot + 1;
   }
 
   private leaveHalfOpen(slot: number): void {
@@ -413,11 +420,11 @@ export class ConntrackTable<H = unknown> {
   }
 
   /**
-   * Runs only when the table is full: scans at most RECLAIM_BUDGET slots from a rotating cursor
+   * Runs only when the table is full: scans at most RECLAIM_BUDGET entries from a rotating cursor
    * and removes the first expired entry found (so a flood against a full table costs bounded work).
    */
   private reclaim(now: number): void {
-    const n = this.slots;
+    const n = this.capacity;
     let i = this.reclaimCursor;
     const budget = Math.min(n, RECLAIM_BUDGET);
     for (let k = 0; k < budget; k++) {
@@ -431,8 +438,6 @@ export class ConntrackTable<H = unknown> {
     }
     this.reclaimCursor = i;
   }
-
-  private reclaimCursor = 0;
 
   // ---- field access (slot must be live) ----
 
@@ -495,11 +500,6 @@ export class ConntrackTable<H = unknown> {
 
   dport(slot: number): number {
     return this.kg[slot * KG_STRIDE + KG_PORTS]! & 0xffff;
-  }
-
-  /** Probe distance (diagnostics and tests). */
-  dist(slot: number): number {
-    return this.kg[slot * KG_STRIDE + KG_META]! & META_DIST_MASK;
   }
 
   reason(slot: number): number {
@@ -596,8 +596,17 @@ export class ConntrackTable<H = unknown> {
     this.hot[slot * HOT_STRIDE + HOT_LAST_SEEN] = now >>> 0;
   }
 
+  /**
+   * Start time of the flow in ms on the caller's clock: created is stored mod 2^32, so it is
+   * rebuilt relative to `now` (valid for flows younger than 2^31 ms).
+   */
+  startTime(slot: number, now: number): number {
+    return now - (((now >>> 0) - this.hot[slot * HOT_STRIDE + HOT_CREATED]!) >>> 0);
+  }
+
   /** Removes every entry (e.g. on shutdown); counters are kept. */
   clear(): void {
+    this.idx.fill(0);
     this.kg.fill(0);
     this.hot.fill(0);
     this.cold.fill(0);
@@ -605,5 +614,6 @@ export class ConntrackTable<H = unknown> {
     this.sources.clear();
     this.size = 0;
     this.halfOpen = 0;
+    this.resetFreeList();
   }
 }

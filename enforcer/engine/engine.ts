@@ -16,7 +16,26 @@
 //    verify before the old entry is dropped;
 //  - rejects drop the frame and send the peer a syngate reject RST carrying the reason;
 //  - outbox entries are engine-owned and valid until the next process()/setPolicy() call.
-import { ConntrackTable, CtFlag, CtState, isHalfOpen, PEER_NONE, RULE_NONE, Sweeper, type ConntrackOptions } from '../conntrack/index.js';
+import {
+  ConntrackTable,
+  CtFlag,
+  CtState,
+  HOT_BYTES_HI,
+  HOT_BYTES_LO,
+  HOT_LAST_SEEN,
+  HOT_PACKETS,
+  HOT_SEQ_ORIG,
+  HOT_SEQ_REPLY,
+  HOT_STRIDE,
+  isHalfOpen,
+  META_FLAGS_SHIFT,
+  META_STATE_MASK,
+  META_STATE_SHIFT,
+  PEER_NONE,
+  RULE_NONE,
+  Sweeper,
+  type ConntrackOptions,
+} from '../conntrack/index.js';
 import { Reason } from '../reasons.js';
 import { SyngateError } from '../errors.js';
 import {
@@ -160,10 +179,18 @@ export class Engine<H = unknown, P = unknown> {
   readonly ct: ConntrackTable<HsRecord<H, P>>;
   readonly sweeper: Sweeper;
   readonly events: EventRing;
-  /** Counters by Counter index. */
-  readonly counters = new Float64Array(COUNTER_NAMES.length);
-  /** Frames by Verdict (FORWARD, DROP, RESET). */
-  readonly verdicts = new Float64Array(3);
+  private readonly ctr = new Float64Array(COUNTER_NAMES.length);
+  private readonly vrd = new Float64Array(3);
+  /** Counters by Counter index (current as of this read). */
+  get counters(): Float64Array {
+    this.syncCounters();
+    return this.ctr;
+  }
+  /** Frames by Verdict (FORWARD, DROP, RESET), current as of this read. */
+  get verdicts(): Float64Array {
+    this.syncCounters();
+    return this.vrd;
+  }
   /** Denied decisions (rejects) by Reason. */
   readonly rejects = new Float64Array(256);
   /** Peer rejects received, by the peer's Reason. */
@@ -244,6 +271,19 @@ export class Engine<H = unknown, P = unknown> {
    */
   process(frame: Uint8Array, off: number, len: number, direction: Direction, now: number): ProcessResult {
     const r = this.res;
+    this.packetCount++;
+    if ((++this.tickCount & this.sweepMask) === 0) this.sweepStep(now);
+    if (this.fast(frame, off, len, direction, now)) {
+      // fast() cannot throw: every index it reads was bounds-checked against the frame first.
+      r.verdict = Verdict.FORWARD;
+      r.length = len;
+      r.outbox = NO_OUTBOX;
+      r.outboxCount = 0;
+      r.authorized = true;
+      r.reason = Reason.OK;
+      this.fastCount++;
+      return r;
+    }
     r.verdict = Verdict.DROP;
     r.length = len;
     r.outbox = NO_OUTBOX;
@@ -251,10 +291,8 @@ export class Engine<H = unknown, P = unknown> {
     r.authorized = false;
     r.reason = Reason.OK;
     this.outN = 0;
-    this.counters[Counter.PACKETS]!++;
     try {
-      if ((++this.tickCount & this.sweepMask) === 0) this.sweeper.step(now, this.sweepBudget);
-      if (!this.fast(frame, off, len, direction, now)) this.slow(frame, off, len, direction, now);
+      this.slow(frame, off, len, direction, now);
     } catch {
       r.verdict = Verdict.DROP;
       r.length = len;
@@ -262,11 +300,25 @@ export class Engine<H = unknown, P = unknown> {
       r.outboxCount = 0;
       r.authorized = false;
       r.reason = Reason.INTERNAL;
-      this.counters[Counter.INTERNAL_ERRORS]!++;
+      this.ctr[Counter.INTERNAL_ERRORS]!++;
     }
-    this.verdicts[r.verdict]!++;
+    if ((r.verdict as Verdict) === Verdict.FORWARD) this.slowForwards++;
+    else this.vrd[r.verdict]!++;
     return r;
   }
+
+  private sweepStep(now: number): void {
+    try {
+      this.sweeper.step(now, this.sweepBudget);
+    } catch {
+      this.ctr[Counter.INTERNAL_ERRORS]!++;
+    }
+  }
+
+  /** Packets processed and fast-path packets (plain fields: cheaper than typed-array slots per packet). */
+  private packetCount = 0;
+  private fastCount = 0;
+  private slowForwards = 0;
 
   // ---------------------------------------------------------------- fast path
 
@@ -279,7 +331,7 @@ export class Engine<H = unknown, P = unknown> {
       l3 = off + 14;
     } else if (len < 40) return false;
     const end = off + len;
-    if (end > b.length) return false;
+    if (!(off >= 0 && end <= b.length)) return false;
     const vihl = b[l3]!;
     const ihl = (vihl & 0x0f) << 2;
     if (vihl >>> 4 !== 4 || ihl < 20 || b[l3 + 9] !== IPPROTO_TCP) return false;
@@ -297,25 +349,36 @@ export class Engine<H = unknown, P = unknown> {
     const sport = (b[l4]! << 8) | b[l4 + 1]!;
     const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
     const ct = this.ct;
-    const slot = this.lookupFlow(saddr, daddr, sport, dport, dir, now);
-    if (slot < 0 || ct.state(slot) !== CtState.ESTABLISHED) return false;
-    const fl = ct.flags(slot);
+    let slot = ct.lookup(saddr, daddr, sport, dport, now);
+    let aliased = false;
+    if (slot < 0) {
+      if (dir !== Direction.INBOUND || this.excluded[dport] === 1) return false;
+      slot = this.lookupFlow(saddr, daddr, sport, dport, dir, now);
+      if (slot < 0) return false;
+      aliased = true;
+    }
+    const meta = ct.lastMeta;
+    if ((meta & META_STATE_MASK) !== CtState.ESTABLISHED << META_STATE_SHIFT) return false;
     const reply = ct.reply;
     // Direction check: the client's packets travel OUTBOUND iff the local workload is the client.
-    if (((fl & CtFlag.LOCAL_CLIENT) !== 0) === reply ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND) return false;
-    const pay = tot - ihl - doff;
-    ct.account(slot, tot, now);
+    const localClient = (meta & (CtFlag.LOCAL_CLIENT << META_FLAGS_SHIFT)) !== 0;
+    if (localClient === reply ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND) return false;
+    // Counters, last-seen and the sender's next sequence number: one 32-byte hot group.
+    const hot = ct.hot;
+    const h = slot * HOT_STRIDE;
+    hot[h + HOT_LAST_SEEN] = now >>> 0;
+    hot[h + HOT_PACKETS] = hot[h + HOT_PACKETS]! + 1;
+    const lo = hot[h + HOT_BYTES_LO]! + tot;
+    if (lo > 0xffffffff) {
+      hot[h + HOT_BYTES_LO] = lo - 4294967296;
+      hot[h + HOT_BYTES_HI] = hot[h + HOT_BYTES_HI]! + 1;
+    } else hot[h + HOT_BYTES_LO] = lo;
     const seq = ((b[l4 + 4]! << 24) | (b[l4 + 5]! << 16) | (b[l4 + 6]! << 8) | b[l4 + 7]!) >>> 0;
-    const h = slot * 8;
-    ct.hot[h + (reply ? 6 : 5)] = (seq + pay) >>> 0;
-    if ((fl & CtFlag.REDIRECTED) !== 0) {
-      if (this.aliased) rewritePort(b, l4, 2, this.envoyPort);
+    hot[h + (reply ? HOT_SEQ_REPLY : HOT_SEQ_ORIG)] = (seq + tot - ihl - doff) >>> 0;
+    if ((meta & (CtFlag.REDIRECTED << META_FLAGS_SHIFT)) !== 0) {
+      if (aliased) rewritePort(b, l4, 2, this.envoyPort);
       else if (reply) rewritePort(b, l4, 0, ct.origPort(slot));
     }
-    const r = this.res;
-    r.verdict = Verdict.FORWARD;
-    r.authorized = true;
-    this.counters[Counter.FAST_PATH]!++;
     return true;
   }
 
@@ -368,10 +431,10 @@ export class Engine<H = unknown, P = unknown> {
     const k = v.kind;
     if (k === PacketKind.ARP || k === PacketKind.OTHER_L2 || ((k === PacketKind.ICMP || k === PacketKind.UDP || k === PacketKind.IPV4_OTHER) && this.passProto[v.ipProto & 0xff] === 1)) {
       this.res.verdict = Verdict.FORWARD;
-      this.counters[Counter.NON_TCP_PASSED]!++;
+      this.ctr[Counter.NON_TCP_PASSED]!++;
       return;
     }
-    this.counters[Counter.NON_TCP_DROPPED]!++;
+    this.ctr[Counter.NON_TCP_DROPPED]!++;
   }
 
   // ---- SYN ----
@@ -398,7 +461,7 @@ export class Engine<H = unknown, P = unknown> {
           // Retransmitted SYN: same binding; the same token unless it was warm (then rebuilt, cold).
           const rec = ct.handshake(slot);
           ct.touch(slot, now);
-          this.counters[Counter.RETRANSMITS]!++;
+          this.ctr[Counter.RETRANSMITS]!++;
           if (rec !== undefined && !rec.cold) {
             const o = this.callIdentity(0, this.tupleOf(v.srcIp, v.dstIp, v.srcPort, v.dstPort), null, seq, null, now);
             if (o.reason === Reason.OK && o.token !== null && o.hs !== null) {
@@ -457,7 +520,7 @@ export class Engine<H = unknown, P = unknown> {
       rec.token = o.token.slice(0, o.tokenLen);
       rec.cold = o.cold;
       ct.setHandshake(s, rec);
-      this.counters[Counter.HANDSHAKES_STARTED]!++;
+      this.ctr[Counter.HANDSHAKES_STARTED]!++;
       if (!this.forwardWithToken(frame, rec.token)) {
         ct.remove(s);
         this.rejectLocal(Reason.INTERNAL, rule, peerIp, now);
@@ -491,7 +554,7 @@ export class Engine<H = unknown, P = unknown> {
           return;
         }
         ct.touch(slot, now);
-        this.counters[Counter.RETRANSMITS]!++;
+        this.ctr[Counter.RETRANSMITS]!++;
         if (marker === Marker.TOKEN && !this.strip(frame)) {
           this.drop(Reason.MALFORMED);
           return;
@@ -589,7 +652,7 @@ export class Engine<H = unknown, P = unknown> {
     rec.peer = peer;
     rec.synToken = frame.slice(v.tokenOff, v.tokenOff + v.tokenLen);
     ct.setHandshake(s, rec);
-    this.counters[Counter.HANDSHAKES_VERIFIED]!++;
+    this.ctr[Counter.HANDSHAKES_VERIFIED]!++;
     if (!this.strip(frame)) {
       ct.remove(s);
       this.drop(Reason.MALFORMED);
@@ -637,7 +700,7 @@ export class Engine<H = unknown, P = unknown> {
     const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     // A SYN-ACK travels responder -> initiator.
     if (!ct.reply || (localClient ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND)) {
-      this.counters[Counter.WRONG_DIRECTION]!++;
+      this.ctr[Counter.WRONG_DIRECTION]!++;
       this.drop(Reason.MALFORMED);
       return;
     }
@@ -676,7 +739,7 @@ export class Engine<H = unknown, P = unknown> {
       }
       if (state === CtState.SYNACK_SENT && ct.seqReply(slot) === seq) {
         const rec = ct.handshake(slot);
-        this.counters[Counter.RETRANSMITS]!++;
+        this.ctr[Counter.RETRANSMITS]!++;
         ct.touch(slot, now);
         this.translateOut(frame, slot, dir);
         if (rec?.token) this.forwardWithToken(frame, rec.token);
@@ -724,7 +787,7 @@ export class Engine<H = unknown, P = unknown> {
           ct.addFlags(slot, CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED | CtFlag.IP_IDENTITY);
           ct.setSeq(slot, ct.seqOrig(slot) + 1, seq + 1);
           this.decision(slot, EventVerdict.AUDIT, reason, now);
-          this.counters[Counter.AUDIT_FORWARDED]!++;
+          this.ctr[Counter.AUDIT_FORWARDED]!++;
           this.forward();
           return;
         }
@@ -743,7 +806,7 @@ export class Engine<H = unknown, P = unknown> {
       ct.setState(slot, CtState.SYNACK_RCVD);
       ct.touch(slot, now);
       if (!this.strip(frame)) return this.rejectBoth(frame, slot, Reason.MALFORMED, rule, peerId, now);
-      this.counters[Counter.HANDSHAKES_VERIFIED]!++;
+      this.ctr[Counter.HANDSHAKES_VERIFIED]!++;
       this.forward();
       return;
     }
@@ -754,7 +817,7 @@ export class Engine<H = unknown, P = unknown> {
         if (!this.strip(frame)) return this.drop(Reason.MALFORMED);
       } else if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
       else if ((fl & CtFlag.IP_IDENTITY) === 0) return this.drop(Reason.NO_TOKEN);
-      this.counters[Counter.RETRANSMITS]!++;
+      this.ctr[Counter.RETRANSMITS]!++;
       ct.touch(slot, now);
       this.forward();
       return;
@@ -776,7 +839,7 @@ export class Engine<H = unknown, P = unknown> {
     const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     const fromClient = !ct.reply;
     if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
-      this.counters[Counter.WRONG_DIRECTION]!++;
+      this.ctr[Counter.WRONG_DIRECTION]!++;
       return this.drop(Reason.MALFORMED);
     }
     if (marker === Marker.TOKEN || marker === Marker.MALFORMED) return this.drop(Reason.MALFORMED);
@@ -791,11 +854,11 @@ export class Engine<H = unknown, P = unknown> {
       if (peerReason === Reason.STALE_CACHE && state === CtState.SYN_SENT && rec !== undefined && !rec.cold) {
         // The server lost the cache our warm SYN relied on: swallow the reject; the client TCP
         // retransmits the SYN and it leaves cold (self-contained).
-        this.counters[Counter.PEER_REJECTS]!++;
+        this.ctr[Counter.PEER_REJECTS]!++;
         this.peerRejects[peerReason]!++;
         return this.drop(Reason.STALE_CACHE);
       }
-      this.counters[Counter.PEER_REJECTS]!++;
+      this.ctr[Counter.PEER_REJECTS]!++;
       this.peerRejects[peerReason & 0xff]!++;
       if (isHalfOpen(state)) {
         ct.setVerdict(slot, Reason.PEER_REJECT, ct.ruleId(slot), ct.peerId(slot));
@@ -848,7 +911,7 @@ export class Engine<H = unknown, P = unknown> {
     const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     const fromClient = !ct.reply;
     if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
-      this.counters[Counter.WRONG_DIRECTION]!++;
+      this.ctr[Counter.WRONG_DIRECTION]!++;
       return this.drop(Reason.MALFORMED);
     }
     const state = ct.state(slot);
@@ -869,7 +932,7 @@ export class Engine<H = unknown, P = unknown> {
       case CtState.CLOSED:
         if (marker !== Marker.NONE) {
           // A duplicate token-only ACK or junk: never deliver token bytes; nothing else rides on it.
-          this.counters[Counter.MARKER_DROPPED]!++;
+          this.ctr[Counter.MARKER_DROPPED]!++;
           return this.drop(Reason.OK);
         }
         if ((fl & CtFlag.AUTHORIZED) === 0) return this.drop(Reason.NO_TOKEN);
@@ -930,8 +993,8 @@ export class Engine<H = unknown, P = unknown> {
       return this.drop(Reason.INTERNAL);
     }
     e.length = m;
-    this.counters[Counter.TOKEN_ACKS_SPLIT]!++;
-    this.counters[Counter.TOKENS_INSERTED]!++;
+    this.ctr[Counter.TOKEN_ACKS_SPLIT]!++;
+    this.ctr[Counter.TOKENS_INSERTED]!++;
     this.seqTrack(slot, true);
     this.forward();
   }
@@ -980,7 +1043,7 @@ export class Engine<H = unknown, P = unknown> {
     ct.addFlags(slot, CtFlag.AUTHORIZED | CtFlag.AUDIT_DENIED);
     ct.setSeq(slot, this.view.seq, (ct.seqReply(slot) + 1) >>> 0);
     this.decision(slot, EventVerdict.AUDIT, reason, now);
-    this.counters[Counter.AUDIT_FORWARDED]!++;
+    this.ctr[Counter.AUDIT_FORWARDED]!++;
     if (this.aliased) this.redirectIn(frame);
     this.forward();
   }
@@ -1017,7 +1080,7 @@ export class Engine<H = unknown, P = unknown> {
       const n = writeRejectRst(e.buf, 0, v, reason);
       if (n > 0) {
         e.length = n;
-        this.counters[Counter.RSTS_SENT]!++;
+        this.ctr[Counter.RSTS_SENT]!++;
       } else this.outN--;
     }
     this.rejects[reason & 0xff]!++;
@@ -1037,7 +1100,7 @@ export class Engine<H = unknown, P = unknown> {
       const n = writeRejectRst(e.buf, 0, v, reason);
       if (n > 0) {
         e.length = n;
-        this.counters[Counter.RSTS_SENT]!++;
+        this.ctr[Counter.RSTS_SENT]!++;
       } else this.outN--;
     }
     this.rejects[reason & 0xff]!++;
@@ -1064,7 +1127,7 @@ export class Engine<H = unknown, P = unknown> {
       if (n > 0) toApp.length = n;
       else this.outN--;
     }
-    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.ctr[Counter.RSTS_SENT]! += this.outN;
     this.rejects[reason & 0xff]!++;
     ct.setVerdict(slot, reason, rule, peerId);
     this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
@@ -1093,7 +1156,7 @@ export class Engine<H = unknown, P = unknown> {
       if (n > 0) toApp.length = n;
       else this.outN--;
     }
-    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.ctr[Counter.RSTS_SENT]! += this.outN;
     this.rejects[reason & 0xff]!++;
     ct.setVerdict(slot, reason, ct.ruleId(slot), ct.peerId(slot));
     this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
@@ -1141,7 +1204,7 @@ export class Engine<H = unknown, P = unknown> {
       if (n > 0) fwd.length = n;
       else this.outN--;
     }
-    this.counters[Counter.RSTS_SENT]! += this.outN;
+    this.ctr[Counter.RSTS_SENT]! += this.outN;
     this.setReset(Reason.REVOKED);
   }
 
@@ -1176,7 +1239,7 @@ export class Engine<H = unknown, P = unknown> {
   private forwardWithToken(frame: Uint8Array, token: Uint8Array): boolean {
     const n = insertToken(frame, this.view, token, 0, token.length, this.mtu);
     if (n < 0) return false;
-    this.counters[Counter.TOKENS_INSERTED]!++;
+    this.ctr[Counter.TOKENS_INSERTED]!++;
     this.forward();
     return true;
   }
@@ -1185,7 +1248,7 @@ export class Engine<H = unknown, P = unknown> {
   private strip(frame: Uint8Array): boolean {
     const n = stripToken(frame, this.view);
     if (n < 0) return false;
-    this.counters[Counter.TOKENS_STRIPPED]!++;
+    this.ctr[Counter.TOKENS_STRIPPED]!++;
     return true;
   }
 
@@ -1243,7 +1306,7 @@ export class Engine<H = unknown, P = unknown> {
       if (tk !== null && !(o.tokenLen > 0 && o.tokenLen <= tk.length)) o.tokenLen = tk.length;
     } catch {
       o.reason = Reason.INTERNAL;
-      this.counters[Counter.INTERNAL_ERRORS]!++;
+      this.ctr[Counter.INTERNAL_ERRORS]!++;
     }
     return o;
   }
@@ -1252,7 +1315,7 @@ export class Engine<H = unknown, P = unknown> {
   private redirectIn(frame: Uint8Array): void {
     const v = this.view;
     rewritePort(frame, v.l4Off, 2, this.envoyPort);
-    this.counters[Counter.REDIRECTED]!++;
+    this.ctr[Counter.REDIRECTED]!++;
   }
 
   /** Outbound packet of a redirected flow (sport = Envoy port): restore the original port. */
@@ -1283,7 +1346,7 @@ export class Engine<H = unknown, P = unknown> {
       this.unknownWorkload(frame, marker);
       return;
     }
-    this.counters[Counter.UNKNOWN_FLOW_DROPPED]!++;
+    this.ctr[Counter.UNKNOWN_FLOW_DROPPED]!++;
     this.drop(Reason.OK);
   }
 
@@ -1311,14 +1374,14 @@ export class Engine<H = unknown, P = unknown> {
       ct.setVerdict(s, reason, rule, peerId);
       this.decision(s, EventVerdict.AUDIT, reason, now);
     }
-    this.counters[Counter.AUDIT_FORWARDED]!++;
+    this.ctr[Counter.AUDIT_FORWARDED]!++;
     if (redirect && frame !== null) this.redirectIn(frame);
     this.forward();
   }
 
   /** Drops an entry that a verified new handshake replaces. */
   private replaceExisting(slot: number, now: number): void {
-    this.counters[Counter.PORT_REUSE]!++;
+    this.ctr[Counter.PORT_REUSE]!++;
     this.closeFlow(slot, now);
     this.ct.remove(slot);
   }
@@ -1331,13 +1394,13 @@ export class Engine<H = unknown, P = unknown> {
     const fl = ct.flags(slot);
     if ((fl & CtFlag.AUTHORIZED) !== 0 && (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT)) {
       this.pushEvent(EventKind.CLOSE, slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, ct.reason(slot), now);
-      this.counters[Counter.FLOWS_CLOSED]!++;
+      this.ctr[Counter.FLOWS_CLOSED]!++;
     }
     ct.setState(slot, CtState.CLOSED);
   }
 
   private authorizedNow(slot: number, now: number): void {
-    this.counters[Counter.FLOWS_AUTHORIZED]!++;
+    this.ctr[Counter.FLOWS_AUTHORIZED]!++;
     const fl = this.ct.flags(slot);
     this.decision(slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, this.ct.reason(slot), now);
   }
@@ -1381,7 +1444,7 @@ export class Engine<H = unknown, P = unknown> {
       this.pushEvent(EventKind.TIMEOUT, slot, EventVerdict.DENY, Reason.TIMEOUT, now);
     } else if (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
       const fl = ct.flags(slot);
-      this.counters[Counter.FLOWS_CLOSED]!++;
+      this.ctr[Counter.FLOWS_CLOSED]!++;
       this.pushEvent(EventKind.CLOSE, slot, (fl & CtFlag.AUDIT_DENIED) !== 0 ? EventVerdict.AUDIT : EventVerdict.ALLOW, ct.reason(slot), now);
     }
   }
@@ -1434,7 +1497,7 @@ export class Engine<H = unknown, P = unknown> {
         continue;
       }
       out.revoked++;
-      this.counters[Counter.REVOKED]!++;
+      this.ctr[Counter.REVOKED]!++;
       this.rejects[Reason.REVOKED]!++;
       ct.setVerdict(s, Reason.REVOKED, rule, ct.peerId(s));
       this.pushEvent(EventKind.REVOKE, s, EventVerdict.DENY, Reason.REVOKED, now);
@@ -1481,7 +1544,7 @@ export class Engine<H = unknown, P = unknown> {
       const n = writeTcpFrame(buf, 0, spec, this.linkType);
       if (n > 0) {
         into.push({ buf, length: n, direction: p.dir });
-        this.counters[Counter.RSTS_SENT]!++;
+        this.ctr[Counter.RSTS_SENT]!++;
       }
     }
   }
@@ -1497,13 +1560,24 @@ export class Engine<H = unknown, P = unknown> {
     return (this.ct.flags(s) & CtFlag.REDIRECTED) !== 0 ? this.ct.origPort(s) : localPort;
   }
 
+  /**
+   * Folds the plain per-packet tallies into `counters` and `verdicts` (Counter.PACKETS,
+   * Counter.FAST_PATH, FORWARD). Readers of those three call this first (counterSnapshot does).
+   */
+  syncCounters(): void {
+    this.ctr[Counter.PACKETS] = this.packetCount;
+    this.ctr[Counter.FAST_PATH] = this.fastCount;
+    this.vrd[Verdict.FORWARD] = this.slowForwards + this.fastCount;
+  }
+
   /** Snapshot of the counters by name (off the hot path). */
   counterSnapshot(): Record<string, number> {
+    this.syncCounters();
     const out: Record<string, number> = {};
-    for (let i = 0; i < COUNTER_NAMES.length; i++) out[COUNTER_NAMES[i]!] = this.counters[i]!;
-    out['forward'] = this.verdicts[Verdict.FORWARD]!;
-    out['drop'] = this.verdicts[Verdict.DROP]!;
-    out['reset'] = this.verdicts[Verdict.RESET]!;
+    for (let i = 0; i < COUNTER_NAMES.length; i++) out[COUNTER_NAMES[i]!] = this.ctr[i]!;
+    out['forward'] = this.vrd[Verdict.FORWARD]!;
+    out['drop'] = this.vrd[Verdict.DROP]!;
+    out['reset'] = this.vrd[Verdict.RESET]!;
     return out;
   }
 }

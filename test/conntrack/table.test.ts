@@ -146,6 +146,7 @@ describe('conntrack table', () => {
   it('stays within 64 bytes per flow at 1M flows', () => {
     const t = new ConntrackTable({ capacity: 1_000_000, seed: 1 });
     expect(BYTES_PER_SLOT).toBe(56);
+    expect(t.flowBytes).toBe(56 * 1_000_000 + 4 * t.indexSlots);
     expect(t.totalBytes / t.capacity).toBeLessThanOrEqual(64);
   });
 
