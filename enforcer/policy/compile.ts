@@ -172,6 +172,7 @@ export class PolicyTable {
   private mask: number;
   private rows = 0;
   private readonly maxRows: number;
+  private readonly nLocal: number;
   // Port maps: at offset o: n, starts[n], words[n], auditSetIds[n].
   private pool: Int32Array;
   private poolUsed = 0;
@@ -197,12 +198,19 @@ export class PolicyTable {
     this.workloadIdentity = init.workloadIdentity;
     this.applicable = init.applicable;
     this.maxRows = init.maxRows;
+    this.nLocal = init.inventory.workloads.length;
     for (const w of this.inventory.workloads) {
       const id = this.workloadIdentity[w.index] ?? 0;
       const list = this.identityWorkloads.get(id);
       if (list === undefined) this.identityWorkloads.set(id, [w]);
       else list.push(w);
     }
+    // Every field is assigned on every path so that all tables share one hidden class (the
+    // engine's call site stays monomorphic).
+    this.ipDirLo = undefined;
+    this.ipDirHi = undefined;
+    this.ipSub = undefined;
+    this.ipSubPool = undefined;
     if (this.ipBounds.length > 32) {
       const lo = new Int32Array(65536);
       const hi = new Int32Array(65536);
@@ -239,7 +247,7 @@ export class PolicyTable {
 
   /** Number of inventory workloads (valid local ids are 0..workloadCount-1). */
   get workloadCount(): number {
-    return this.inventory.workloads.length;
+    return this.nLocal;
   }
 
   /** Number of rows (local, direction, identity, IP class) compiled so far. */
@@ -327,9 +335,7 @@ export class PolicyTable {
    * `peerIp`: uint32. `ipProto`: 6 TCP, 17 UDP, 132 SCTP. Never throws.
    */
   lookup(dir: number, local: number, peer: number, peerIp: number, ipProto: number, port: number): number {
-    if (local >>> 0 >= this.inventory.workloads.length || peer >>> 0 >= this.identities.size || (dir !== 0 && dir !== 1)) {
-      return VERDICT_UNKNOWN;
-    }
+    if (local >>> 0 >= this.nLocal || peer >>> 0 >= this.identities.size || dir >>> 1 !== 0) return VERDICT_UNKNOWN;
     const c = this.ipClassOf(peerIp);
     const k0 = (local << 1) | dir;
     const slots = this.slots;
@@ -349,9 +355,11 @@ export class PolicyTable {
       }
       i = (i + 1) & mask;
     }
+    const pool = this.pool;
+    const n = pool[off] ?? 0;
+    if (n === 1) return pool[off + 2] ?? VERDICT_UNKNOWN;
     const key = (protoFromIpProto(ipProto) << 16) | (port & 0xffff);
-    const idx = this.mapIndex(off, key);
-    return this.pool[off + 1 + (this.pool[off] ?? 0) + idx] ?? VERDICT_UNKNOWN;
+    return pool[off + 1 + n + this.mapIndex(off, key)] ?? VERDICT_UNKNOWN;
   }
 
   /** Rule ids of the AUDIT rules matching this connection (cold path; allocates). */

@@ -31,9 +31,8 @@ export class IdentityRegistry {
     });
   }
 
-  get size(): number {
-    return this.list.length;
-  }
+  /** Number of ids handed out (valid ids are 0..size-1). A field, not a getter: read per lookup. */
+  size = 1;
 
   get(id: number): IdentityInfo | undefined {
     return this.list[id];
@@ -65,6 +64,7 @@ export class IdentityRegistry {
     };
     this.list.push(info);
     this.byKey.set(key, info.id);
+    this.size = this.list.length;
     return info.id;
   }
 }
