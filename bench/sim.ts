@@ -85,6 +85,7 @@ export async function scaleRun(size: { workloads: number; policies: number; conn
   const dir = join(scaleDir, `${size.workloads}-${size.policies}-${size.connections}`);
   const g = writeScale(dir, { ...size, seed: 1 });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const s = loadScenario(join(dir, 'scenario.yaml'));
   const p = buildScenarioPolicy(s);
   const setupMs = performance.now() - t0;
@@ -100,6 +101,8 @@ export async function scaleRun(size: { workloads: number; policies: number; conn
   });
   const totalMs = performance.now() - t0;
   const runMs = totalMs - setupMs;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const rss = process.resourceUsage().maxRSS * 1024;
   const heap = process.memoryUsage().heapUsed;
   if (r.summary.unexpected !== 0) throw new Error(`scale: ${r.summary.unexpected} unexpected results`);
@@ -109,7 +112,8 @@ export async function scaleRun(size: { workloads: number; policies: number; conn
   return [
     { name: `sim.scale.${tag}.setup`, value: setupMs, unit: 'ms', check, note: 'load scenario + policies, compile' },
     { name: `sim.scale.${tag}.run`, value: runMs, unit: 'ms', check },
-    { name: `sim.scale.${tag}.total`, value: totalMs, unit: 'ms', check },
+    { name: `sim.scale.${tag}.total`, value: totalMs, unit: 'ms', check, note: 'wall clock, setup + run' },
+    { name: `sim.scale.${tag}.cpu`, value: cpuMs, unit: 'ms', check, note: 'CPU time of the process (user + system), setup + run: the figure to compare on a shared machine' },
     { name: `sim.scale.${tag}.connections`, value: size.connections / (runMs / 1000), unit: 'conn/s', check },
     { name: `sim.scale.${tag}.peak_rss`, value: rss, unit: 'bytes', check, note: 'process high-water mark (maxRSS)' },
     { name: `sim.scale.${tag}.heap_used`, value: heap, unit: 'bytes', check, note: 'V8 heap after the run' },
