@@ -13,7 +13,7 @@
 //    IdentityAgent (as the simulator does); SameNodeSplitter picks the instance per frame.
 import { appendFileSync } from 'node:fs';
 import { COUNTER_NAMES, Direction, LinkType, Verdict, createEngine, eventWantsRecord, toFlowRecord } from '../engine/index.js';
-import type { Engine, AgentHandshake, FlowRecord, OutboxEntry } from '../engine/index.js';
+import type { Engine, AgentHandshake, FlowRecord, OutboxEntry, ProcessResult } from '../engine/index.js';
 import { IdentityAgent, bundleOf, caFromPem, issueNodeCredential } from '../identity/index.js';
 import type { PeerIdentity } from '../identity/index.js';
 import { loadScenario } from '../sim/scenario.js';
@@ -22,6 +22,65 @@ import { SyngateError } from '../errors.js';
 import type { FrameHandler } from './types.js';
 import { OrigDstTable } from './origdst.js';
 import { IPV4_OFF_DST, IPV4_OFF_SRC, TCP_FLAG_ACK, TCP_FLAG_SYN, TCP_OFF_DST_PORT, TCP_OFF_FLAGS, TCP_OFF_SRC_PORT, ipv4Offset, readU16, readU32, tcpOffset } from './frame.js';
+
+/** The part of an engine the handler drives (structurally Engine#process). */
+export interface ProcessingEngine {
+  process(frame: Uint8Array, off: number, len: number, direction: Direction, now: number): ProcessResult;
+}
+
+export interface EngineHandlerOptions {
+  /** Handles everything except the server end of same-node flows. */
+  engine: ProcessingEngine;
+  /** A second engine instance (same IdentityAgent, same policy) for the server end of same-node flows. */
+  twin: ProcessingEngine;
+  linkType: LinkType;
+  /** True iff `ip` is a protected workload of this node. */
+  isLocal: (ip: number) => boolean;
+  /** Clock in milliseconds (default Date.now). */
+  now?: () => number;
+}
+
+/**
+ * The frame handler a daemon should give its adapter: engine.process() plus the two things one
+ * engine instance cannot do alone on a live node:
+ *  - a flow between two local workloads crosses the enforcer twice (once per end) with the same
+ *    tuple, so its server end runs on `twin` (SameNodeSplitter decides per frame);
+ *  - on nfqueue (RAW_IPV4) outbox packets leave through a raw socket in the enforcer's own namespace
+ *    and never cross FORWARD: a token-only ACK toward a LOCAL server would reach it with the token
+ *    still in it. Such packets are run through the server end (twin, INBOUND) before being sent.
+ * Never throws (the engines do not); allocates nothing per frame.
+ */
+export function createEngineHandler(o: EngineHandlerOptions): FrameHandler {
+  const { engine, twin } = o;
+  const clock = o.now ?? Date.now;
+  const split = new SameNodeSplitter(o.linkType, o.isLocal);
+  const loopback = o.linkType === LinkType.RAW_IPV4;
+  const merged: OutboxEntry[] = [];
+  return (frame, off, len, direction, out) => {
+    const now = clock();
+    const e = split.serverSide(frame, off, len, direction) ? twin : engine;
+    const r = e.process(frame, off, len, direction as Direction, now);
+    out.verdict = r.verdict;
+    out.length = r.length;
+    out.authorized = r.authorized;
+    out.outbox = r.outbox;
+    out.outboxCount = r.outboxCount;
+    if (!loopback || e !== engine || r.outboxCount === 0) return;
+    let k = 0;
+    for (let i = 0; i < r.outboxCount; i++) {
+      const ob = r.outbox[i];
+      if (ob === undefined) continue;
+      if (ob.direction === Direction.OUTBOUND && ob.length >= 20 && o.isLocal(readU32(ob.buf, IPV4_OFF_DST))) {
+        const r2 = twin.process(ob.buf, 0, ob.length, Direction.INBOUND, now);
+        if (r2.verdict !== Verdict.FORWARD) continue;
+        ob.length = r2.length;
+      }
+      merged[k++] = ob;
+    }
+    out.outbox = merged;
+    out.outboxCount = k;
+  };
+}
 
 /**
  * Tells which end of a same-node flow a frame belongs to. Invariants: a flow is recorded as
@@ -107,36 +166,7 @@ export function buildScenarioEnforcer(o: ScenarioEnforcerOptions): ScenarioEnfor
   const make = (): Engine<AgentHandshake, PeerIdentity> => createEngine({ agent, table: pol.table, node: o.node, name: o.node, linkType: o.linkType, redirect: false });
   const engine = make();
   const twin = make();
-  const split = new SameNodeSplitter(o.linkType, (ip) => engine.currentPolicy.workloadOf(ip) >= 0);
-  // nfqueue sends outbox packets from the enforcer's own namespace (raw socket): they never cross
-  // FORWARD, so a token-only ACK toward a LOCAL server would skip the server end's INBOUND stage and
-  // deliver token bytes. Such packets are run through the server end here, before they are sent.
-  const loopback = o.linkType === LinkType.RAW_IPV4;
-  const merged: OutboxEntry[] = [];
-  const handler: FrameHandler = (frame, off, len, direction, out) => {
-    const now = Date.now();
-    const e = split.serverSide(frame, off, len, direction) ? twin : engine;
-    const r = e.process(frame, off, len, direction as Direction, now);
-    out.verdict = r.verdict;
-    out.length = r.length;
-    out.authorized = r.authorized;
-    out.outbox = r.outbox;
-    out.outboxCount = r.outboxCount;
-    if (!loopback || e !== engine || r.outboxCount === 0) return;
-    let k = 0;
-    for (let i = 0; i < r.outboxCount; i++) {
-      const ob = r.outbox[i];
-      if (ob === undefined) continue;
-      if (ob.direction === Direction.OUTBOUND && ob.length >= 20 && split.isLocal(readU32(ob.buf, IPV4_OFF_DST))) {
-        const r2 = twin.process(ob.buf, 0, ob.length, Direction.INBOUND, now);
-        if (r2.verdict !== Verdict.FORWARD) continue;
-        ob.length = r2.length;
-      }
-      merged[k++] = ob;
-    }
-    out.outbox = merged;
-    out.outboxCount = k;
-  };
+  const handler = createEngineHandler({ engine, twin, linkType: o.linkType, isLocal: (ip) => engine.currentPolicy.workloadOf(ip) >= 0 });
   const drain = (): FlowRecord[] => {
     const recs: FlowRecord[] = [];
     for (const eng of [engine, twin]) {

@@ -23,6 +23,8 @@ export { NfqueueAdapter, DEFAULT_QUEUE_BASE, DEFAULT_MARK_CLIENT, DEFAULT_MARK_S
 export { installScript, removalCommands } from './nfqueue-rules.js';
 export { PcapAdapter, checkOffloads, offloadsOn } from './pcap.js';
 export { OrigDstTable } from './origdst.js';
+export { createEngineHandler, SameNodeSplitter, buildScenarioEnforcer } from './engine-handler.js';
+export type { EngineHandlerOptions, ProcessingEngine, ScenarioEnforcer, ScenarioEnforcerOptions } from './engine-handler.js';
 
 /** Builds the adapter named by `opts.kind`. Throws SYNGATE_DATAPATH_CONFIG on bad options. */
 export function createDatapath(opts: DatapathOptions): DatapathAdapter {
