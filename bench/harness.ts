@@ -526,3 +526,78 @@ export function defaultOutDir(now = new Date()): string {
   const ts = now.toISOString().replace(/[:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return join('bench', 'results', ts);
 }
+
+// ---------------------------------------------------------------- goals and headline ratios
+
+export interface GoalRow {
+  goal: string;
+  target: string;
+  measured: string;
+  status: 'met' | 'NOT met' | 'not measured';
+}
+
+function metricOf(reports: readonly SuiteReport[], name: string): MetricSummary | undefined {
+  for (const r of reports) {
+    const m = r.metrics.find((x) => x.name === name && x.failed === undefined);
+    if (m) return m;
+  }
+  return undefined;
+}
+
+/** The issue-9 goals, judged from whatever suites ran (honestly: unmeasured says so). */
+export function goalRows(reports: readonly SuiteReport[]): GoalRow[] {
+  const rows: GoalRow[] = [];
+  const judge = (goal: string, target: string, m: MetricSummary | undefined, ok: (v: number) => boolean, fmt: (m: MetricSummary) => string): void => {
+    rows.push(m === undefined ? { goal, target, measured: '—', status: 'not measured' } : { goal, target, measured: fmt(m), status: ok(m.median) ? 'met' : 'NOT met' });
+  };
+  for (const dp of ['nfqueue', 'pcap']) {
+    judge(`syngate (${dp}) setup vs mTLS 1.3`, '>= 3× faster (p50)', metricOf(reports, `live.setup.syngate-${dp}.vs-mtls`), (v) => v >= 3, (m) => `${m.median.toFixed(2)}× faster`);
+  }
+  judge('syngate (nfqueue) p50 setup added over plain TCP', '< 150 µs', metricOf(reports, 'live.setup.syngate-nfqueue.added-p50'), (v) => v < 150,
+    (m) => `${m.median.toFixed(0)} µs (per-round ${m.min.toFixed(0)} – ${m.max.toFixed(0)})`);
+  const tn = metricOf(reports, 'live.throughput.syngate-nfqueue');
+  rows.push(tn?.ratio === undefined ? { goal: 'nfqueue throughput vs direct', target: '>= 95%', measured: '—', status: 'not measured' }
+    : { goal: 'nfqueue throughput vs direct', target: '>= 95%', measured: `${(tn.ratio * 100).toFixed(1)}% (${tn.median.toFixed(2)} Gbit/s)`, status: tn.ratio >= 0.95 ? 'met' : 'NOT met' });
+  const tp = metricOf(reports, 'live.throughput.syngate-pcap');
+  rows.push(tp?.ratio === undefined ? { goal: 'pcap bridge + engine vs bare pcap bridge', target: '>= 80%', measured: '—', status: 'not measured' }
+    : { goal: 'pcap bridge + engine vs bare pcap bridge', target: '>= 80%', measured: `${(tp.ratio * 100).toFixed(1)}% (${tp.median.toFixed(3)} Gbit/s)`, status: tp.ratio >= 0.8 ? 'met' : 'NOT met' });
+  return rows;
+}
+
+/** Headline ratios for the README (setup vs TCP and mTLS, throughput vs direct, warm vs cold). */
+export function headlineLines(reports: readonly SuiteReport[]): string[] {
+  const out: string[] = [];
+  const g = (n: string): MetricSummary | undefined => metricOf(reports, n);
+  const tcp = g('live.setup.tcp.p50');
+  const mtls = g('live.setup.mtls.p50');
+  for (const dp of ['nfqueue', 'pcap']) {
+    const s = g(`live.setup.syngate-${dp}.p50`);
+    if (s && tcp && mtls) {
+      out.push(`connection setup with syngate (${dp}): p50 ${s.median.toFixed(0)} µs = ${(s.median / tcp.median).toFixed(2)}× plain TCP (${tcp.median.toFixed(0)} µs), ${(mtls.median / s.median).toFixed(2)}× faster than mutual TLS 1.3 (${mtls.median.toFixed(0)} µs)`);
+    }
+  }
+  const tn = g('live.throughput.syngate-nfqueue');
+  if (tn?.ratio !== undefined) out.push(`bulk throughput through syngate (nfqueue): ${(tn.ratio * 100).toFixed(0)}% of the direct path (${tn.median.toFixed(2)} Gbit/s)`);
+  const tp = g('live.throughput.syngate-pcap');
+  if (tp?.ratio !== undefined) out.push(`bulk throughput through syngate (pcap bridge): ${(tp.ratio * 100).toFixed(0)}% of a bare pcap bridge (${tp.median.toFixed(3)} Gbit/s)`);
+  const w = g('engine.handshake.warm');
+  const c = g('engine.handshake.cold');
+  if (w && c) out.push(`engine handshakes: warm (HMAC only) ${w.median.toFixed(0)}/cpu-s vs cold (signatures) ${c.median.toFixed(0)}/cpu-s = ${(w.median / c.median).toFixed(0)}×`);
+  const f = g('flood.max-sustained-rate');
+  if (f) out.push(`forged-token SYN flood: highest sustained rate ${f.median.toFixed(0)} SYN/s — ${f.note ?? ''}`);
+  return out;
+}
+
+export function summaryMarkdown(reports: readonly SuiteReport[], command: string): string {
+  const lines = ['# syngate bench summary', '', `- command: \`${command}\``];
+  const m = reports[0]?.machine;
+  if (m) lines.push(`- machine: ${machineLine(m)} (load average at start ${m.loadavg1m})`);
+  lines.push(`- suites: ${reports.map((r) => `${r.suite} (${r.status}, ${(r.durationMs / 1000).toFixed(0)} s)`).join(', ')}`, '');
+  lines.push('## Goals', '', '| goal | target | measured | status |', '|---|---|---|---|');
+  for (const r of goalRows(reports)) lines.push(`| ${r.goal} | ${r.target} | ${r.measured} | **${r.status}** |`);
+  lines.push('', '## Headline ratios', '');
+  for (const h of headlineLines(reports)) lines.push(`- ${h}`);
+  const missing = reports.flatMap((r) => r.unavailable.map((u) => `bench/${u}.ts`));
+  if (missing.length > 0) lines.push('', `Not available yet: ${missing.join(', ')}`);
+  return lines.join('\n') + '\n';
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BenchFn, Metric } from '../../bench/types.js';
 import {
   runBenchFn, summarize, quantile, sanityProblem, collectBenchFns, parseScale, scalingPlots, compareReports,
-  markdownReport, isRateUnit, loadBenchModule, runSuite, type MetricSummary, type SuiteReport,
+  markdownReport, isRateUnit, loadBenchModule, runSuite, goalRows, type MetricSummary, type SuiteReport,
 } from '../../bench/harness.js';
 import { machineInfo } from '../../bench/machine.js';
 
@@ -135,5 +135,26 @@ describe('reports', () => {
     expect(existsSync(join(dir, 'policy.md'))).toBe(true);
     expect(markdownReport(r)).toContain('`policy` suite');
     for (const u of r.unavailable) expect(readFileSync(join(dir, 'policy.md'), 'utf8')).toContain(`bench/${u}.ts: not available yet`);
+  });
+});
+
+describe('goals', () => {
+  const rep = (metrics: Array<Partial<MetricSummary> & { name: string; median: number }>): SuiteReport => ({
+    schema: 'syngate-bench/1', suite: 'live', quick: false, status: 'ok', startedAt: '', durationMs: 1, command: 'x',
+    machine: machineInfo(), unavailable: [], failures: [], notes: [], files: [],
+    metrics: metrics.map((m) => ({ unit: 'µs', source: 'live', min: m.median, max: m.median, q1: m.median, q3: m.median, runs: 1, check: 1, ...m })),
+  });
+  it('judges each goal from the live metrics, and says "not measured" when a variant is missing', () => {
+    const rows = goalRows([rep([
+      { name: 'live.setup.syngate-nfqueue.vs-mtls', median: 4 },
+      { name: 'live.setup.syngate-nfqueue.added-p50', median: 200 },
+      { name: 'live.throughput.syngate-nfqueue', median: 9, ratio: 0.97 },
+    ])]);
+    const by = Object.fromEntries(rows.map((r) => [r.goal, r.status]));
+    expect(by['syngate (nfqueue) setup vs mTLS 1.3']).toBe('met');
+    expect(by['syngate (nfqueue) p50 setup added over plain TCP']).toBe('NOT met');
+    expect(by['nfqueue throughput vs direct']).toBe('met');
+    expect(by['syngate (pcap) setup vs mTLS 1.3']).toBe('not measured');
+    expect(by['pcap bridge + engine vs bare pcap bridge']).toBe('not measured');
   });
 });

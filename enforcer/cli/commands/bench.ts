@@ -38,6 +38,12 @@ export function registerBench(program: Command, setStatus: SetStatus): void {
           else log(h.comparisonText(s, o.compare, h.compareReports(r, saved)));
         }
       }
+      if (reports.length > 1 || suite === 'live') {
+        const { writeFileSync } = await import('node:fs');
+        const { join } = await import('node:path');
+        writeFileSync(join(outDir, 'summary.md'), h.summaryMarkdown(reports, command));
+        if (!json) process.stdout.write('\n' + h.summaryMarkdown(reports, command));
+      }
       log(`results written to ${outDir}/`);
       if (json) {
         const doc = reports.length === 1 ? reports[0] : { schema: 'syngate-bench-all/1', suites: reports };
