@@ -364,6 +364,9 @@ export class IdentityAgent {
   // FIFO ring bounding the number of pair keys held across all DocEntry.pairs maps.
   private readonly pairRingDoc: Array<DocEntry | null>;
   private readonly pairRingNo: Int32Array;
+  // Generation of each ring slot: clearCaches() bumps pairGen instead of sweeping the ring.
+  private readonly pairRingGen: Int32Array;
+  private pairGen = 0;
   private pairRingPos = 0;
   private pairCount = 0;
   private readonly hints: BoundedMap<number, PeerHint>;
@@ -386,6 +389,7 @@ export class IdentityAgent {
     this.negative = new BoundedMap(c.negativeCacheSize);
     this.pairRingDoc = new Array<DocEntry | null>(c.pairCacheSize).fill(null);
     this.pairRingNo = new Int32Array(c.pairCacheSize);
+    this.pairRingGen = new Int32Array(c.pairCacheSize);
     this.hints = new BoundedMap(c.peerHintSize);
     this.replay = new ReplayCache(c.replayCapacityLog2, c.synMaxAgeSec + 2 * c.clockSkewSec + 1);
     this.budget = new TokenBuckets(c.budgetPerSource, c.budgetGlobal, c.budgetTableLog2);
@@ -778,9 +782,12 @@ export class IdentityAgent {
     const cap = this.pairRingNo.length;
     const pos = this.pairRingPos;
     const old = this.pairRingDoc[pos];
-    if (old !== null && old !== undefined && old.pairs.delete(this.pairRingNo[pos] ?? -1)) this.pairCount--;
+    if (old !== null && old !== undefined && this.pairRingGen[pos] === this.pairGen && old.pairs.delete(this.pairRingNo[pos] ?? -1)) {
+      this.pairCount--;
+    }
     this.pairRingDoc[pos] = d;
     this.pairRingNo[pos] = k.no;
+    this.pairRingGen[pos] = this.pairGen;
     this.pairRingPos = (pos + 1) % cap;
     if (!d.pairs.has(k.no)) this.pairCount++;
     d.pairs.set(k.no, p);
@@ -1137,7 +1144,7 @@ export class IdentityAgent {
   clearCaches(): void {
     this.creds.clear();
     this.docs.clear();
-    this.pairRingDoc.fill(null);
+    this.pairGen++;
     this.pairCount = 0;
     this.hints.clear();
     this.negative.clear();
