@@ -24,7 +24,7 @@ RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 libnetfilter-queue1 nftables iptables iproute2 curl ca-certificates tini \
+ && apt-get install -y --no-install-recommends libpcap0.8 libnetfilter-queue1 nftables iptables iproute2 conntrack curl ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && ln -sf "$(ls /usr/lib/*/libpcap.so.0.8 | head -n1)" "$(dirname "$(ls /usr/lib/*/libpcap.so.0.8 | head -n1)")/libpcap.so" \
  && groupadd --system --gid 10001 syngate \

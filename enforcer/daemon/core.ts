@@ -9,9 +9,9 @@
 //  - the frame handler never throws and allocates nothing per packet beyond the engine's own work;
 //  - flow records come only from engine events (one at authorization, one at close/revocation/
 //    reject) and from the interval scan of established flows, never per packet.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SyngateError } from '../errors.js';
@@ -22,7 +22,7 @@ import {
 } from '../engine/index.js';
 import { CtFlag, CtState } from '../conntrack/index.js';
 import { createDatapath, type AdapterState, type DatapathAdapter, type FrameDecision, type FrameHandler } from '../datapath/index.js';
-import { IdentityAgent, TrustBundle, type LocalWorkload, type NodeIdentity, type PeerIdentity } from '../identity/index.js';
+import { IdentityAgent, NODE_CRED_FILE, NODE_KEY_FILE, credentialMatchesKey, decodeCredential, loadNodeIdentityDir, loadTrustBundleFile, type LocalWorkload, type NodeIdentity, type PeerIdentity, type TrustBundle } from '../identity/index.js';
 import { compile, formatDiagnostic, loadInventoryFile, loadInventoryText, loadPolicyPaths, type Diagnostic, type Inventory, type PolicyTable } from '../policy/index.js';
 import type { DaemonConfig } from './config.js';
 import type { EnforcerCore, ReloadResult, StateGroup } from './daemon.js';
@@ -33,8 +33,8 @@ import type { WatchGroup } from './watch.js';
 import { KubeClient, KubeWatcher, inClusterApiServer, type KubeInventoryState } from './k8s.js';
 
 /** Files of a node credential folder (as `syngate ca issue --node` writes them). */
-export const CREDENTIAL_FILE = 'node.cred';
-export const NODE_KEY_FILE = 'node.key';
+export const CREDENTIAL_FILE = NODE_CRED_FILE;
+export { NODE_KEY_FILE };
 
 function u32ToIp(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -53,33 +53,33 @@ export interface Credentials {
   fingerprint: string;
 }
 
-/** Reads the CA bundle and this node's credential. Throws SyngateError naming the file. */
+/** Reads the CA bundle and this node's credential (identity's loaders: the key must match). Throws SyngateError naming the file. */
 export function loadCredentials(cfg: DaemonConfig): Credentials {
-  const read = (f: string): Buffer => {
+  const wrap = <T>(f: () => T): T => {
     try {
-      return readFileSync(f);
+      return f();
     } catch (e) {
-      throw new SyngateError('SYNGATE_DAEMON_START', `${f}:1:1: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+      throw new SyngateError('SYNGATE_DAEMON_START', `credentials: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   };
-  const bundlePem = read(cfg.identity.caBundle).toString('utf8');
-  let bundle: TrustBundle;
-  try {
-    bundle = TrustBundle.fromPem(bundlePem, cfg.identity.caBundle);
-  } catch (e) {
-    throw new SyngateError('SYNGATE_DAEMON_START', `${cfg.identity.caBundle}:1:1: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  const credFile = join(cfg.identity.credentials, CREDENTIAL_FILE);
-  const keyFile = join(cfg.identity.credentials, NODE_KEY_FILE);
-  const credential = new Uint8Array(read(credFile));
-  const keyPem = read(keyFile).toString('utf8');
-  let nodeKey: KeyObject;
-  try {
-    nodeKey = createPrivateKey(keyPem);
-  } catch (e) {
-    throw new SyngateError('SYNGATE_DAEMON_START', `${keyFile}:1:1: not a PEM private key (${e instanceof Error ? e.message : String(e)})`, { cause: e });
-  }
-  return { bundle, node: { credential, nodeKey }, fingerprint: `${bundlePem}\0${Buffer.from(credential).toString('base64')}\0${keyPem}` };
+  const bundle = wrap(() => loadTrustBundleFile(cfg.identity.caBundle));
+  const dir = cfg.identity.credentials;
+  // A shared folder (one Kubernetes Secret for every node) holds `<node>.cred` + `<node>.key`;
+  // a node's own folder holds node.cred + node.key, as `syngate ca issue --node` writes them.
+  const perNode = existsSync(join(dir, `${cfg.node}.cred`));
+  const credPath = join(dir, perNode ? `${cfg.node}.cred` : NODE_CRED_FILE);
+  const keyPath = join(dir, perNode ? `${cfg.node}.key` : NODE_KEY_FILE);
+  const node = wrap(() => {
+    if (!perNode) return loadNodeIdentityDir(dir);
+    const credential = new Uint8Array(readFileSync(credPath));
+    if (decodeCredential(credential) === undefined) throw new Error(`${credPath}: not a syngate node credential`);
+    const nodeKey = createPrivateKey(readFileSync(keyPath, 'utf8'));
+    if (!credentialMatchesKey(credential, nodeKey)) throw new Error(`${keyPath}: does not match the node credential ${credPath}`);
+    return { credential, nodeKey };
+  });
+  const bundleText = wrap(() => readFileSync(cfg.identity.caBundle, 'utf8'));
+  const keyText = wrap(() => readFileSync(keyPath, 'utf8'));
+  return { bundle, node, fingerprint: `${bundleText}\0${Buffer.from(node.credential).toString('base64')}\0${keyText}` };
 }
 
 /** Workloads of the Kubernetes watcher as an inventory (the policy domain's format). */

@@ -156,3 +156,29 @@ describe('Daemon', () => {
     expect(d.readyState()).toEqual({ ready: false, waiting: ['policy not compiled', 'datapath not attached'] });
   });
 });
+
+describe('credential layouts', () => {
+  it('reads a node folder (node.cred + node.key) or a shared folder (<node>.cred + <node>.key), and refuses a mismatched key with the file named', async () => {
+    const { loadCredentials } = await import('../../enforcer/daemon/core.js');
+    const { createCa, issueNodeCredential } = await import('../../enforcer/identity/index.js');
+    const { mkdirSync } = await import('node:fs');
+    const ca = createCa({ trustDomain: 'cluster.local' });
+    writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+    const a = issueNodeCredential(ca, { node: 'node-a' });
+    const b = issueNodeCredential(ca, { node: 'node-b' });
+    const pem = (k: typeof a.nodeKey): string => k.export({ type: 'pkcs8', format: 'pem' }).toString();
+    mkdirSync(join(dir, 'own'));
+    writeFileSync(join(dir, 'own', 'node.cred'), a.credential);
+    writeFileSync(join(dir, 'own', 'node.key'), pem(a.nodeKey));
+    mkdirSync(join(dir, 'shared'));
+    for (const [n, c] of [['node-a', a], ['node-b', b]] as const) {
+      writeFileSync(join(dir, 'shared', `${n}.cred`), c.credential);
+      writeFileSync(join(dir, 'shared', `${n}.key`), pem(c.nodeKey));
+    }
+    const cfg = (node: string, creds: string) => parseConfig(`node: ${node}\ndatapath: {type: nfqueue, interfaces: [veth*]}\nidentity: {caBundle: ca.pem, credentials: ${creds}}\npolicy: {paths: [p]}\ninventory: {source: static, file: i.yaml}\n`, join(dir, 'c.yaml'));
+    expect(Buffer.from(loadCredentials(cfg('node-a', 'own')).node.credential)).toEqual(Buffer.from(a.credential));
+    expect(Buffer.from(loadCredentials(cfg('node-b', 'shared')).node.credential)).toEqual(Buffer.from(b.credential));
+    writeFileSync(join(dir, 'shared', 'node-b.key'), pem(a.nodeKey));
+    expect(() => loadCredentials(cfg('node-b', 'shared'))).toThrow(/node-b\.key: does not match/);
+  });
+});
