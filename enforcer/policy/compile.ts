@@ -524,10 +524,13 @@ export class PolicyTable {
       for (const ref of refs) {
         const p = ref.policy as AuthzPolicy;
         if (p.action === 'ALLOW') l.hasAllow = true;
-        p.rules.forEach((rule, i) => {
+        const action = ACTION_CODE[p.action];
+        for (let i = 0; i < p.rules.length; i++) {
+          const rule = p.rules[i];
+          if (rule === undefined) continue;
           const set = authzRuleSet(p, rule, w, info, peerIp);
-          if (set.length > 0) l.entries.push({ action: ACTION_CODE[p.action], rule: ref.first + i, set });
-        });
+          if (set.length > 0) l.entries.push({ action, rule: ref.first + i, set });
+        }
       }
       ctx.authz.push(l);
     }
@@ -719,24 +722,37 @@ export function k8sSelectorMatches(sel: K8sSelector, labels: Readonly<Record<str
 }
 
 function anyCidr(list: readonly Cidr[], ip: number): boolean {
-  return list.some((c) => cidrContains(c, ip));
+  for (const c of list) if (ip >= c.start && ip <= c.end) return true;
+  return false;
+}
+
+function anyStr(auth: boolean, list: readonly StringMatch[], v: string): boolean {
+  if (!auth) return false;
+  for (const m of list) if (stringMatches(m, v)) return true;
+  return false;
+}
+
+function anySa(info: IdentityInfo, list: readonly { ns: string; sa: string }[]): boolean {
+  if (!info.authenticated) return false;
+  for (const x of list) if (x.ns === info.namespace && x.sa === info.serviceAccount) return true;
+  return false;
 }
 
 function peerMatches(spec: PeerSpec, info: IdentityInfo, ip: number): boolean {
   const auth = info.authenticated;
-  const anyStr = (list: readonly StringMatch[], s: string): boolean => auth && list.some((m) => stringMatches(m, s));
-  if (spec.principals !== undefined && !anyStr(spec.principals, info.principal)) return false;
-  if (spec.notPrincipals !== undefined && anyStr(spec.notPrincipals, info.principal)) return false;
-  if (spec.namespaces !== undefined && !anyStr(spec.namespaces, info.namespace)) return false;
-  if (spec.notNamespaces !== undefined && anyStr(spec.notNamespaces, info.namespace)) return false;
-  const sa = (list: readonly { ns: string; sa: string }[]): boolean =>
-    auth && list.some((x) => x.ns === info.namespace && x.sa === info.serviceAccount);
-  if (spec.serviceAccounts !== undefined && !sa(spec.serviceAccounts)) return false;
-  if (spec.notServiceAccounts !== undefined && sa(spec.notServiceAccounts)) return false;
+  if (spec.principals !== undefined && !anyStr(auth, spec.principals, info.principal)) return false;
+  if (spec.notPrincipals !== undefined && anyStr(auth, spec.notPrincipals, info.principal)) return false;
+  if (spec.namespaces !== undefined && !anyStr(auth, spec.namespaces, info.namespace)) return false;
+  if (spec.notNamespaces !== undefined && anyStr(auth, spec.notNamespaces, info.namespace)) return false;
+  if (spec.serviceAccounts !== undefined && !anySa(info, spec.serviceAccounts)) return false;
+  if (spec.notServiceAccounts !== undefined && anySa(info, spec.notServiceAccounts)) return false;
   if (spec.ipBlocks !== undefined && !anyCidr(spec.ipBlocks, ip)) return false;
   if (spec.notIpBlocks !== undefined && anyCidr(spec.notIpBlocks, ip)) return false;
-  if (spec.labels !== undefined && !(auth && spec.labels.every((e) => labelExprMatches(e, info.labels)))) return false;
-  if (spec.networks !== undefined && !(!auth && anyCidr(spec.networks, ip))) return false;
+  if (spec.labels !== undefined) {
+    if (!auth) return false;
+    for (const e of spec.labels) if (!labelExprMatches(e, info.labels)) return false;
+  }
+  if (spec.networks !== undefined && (auth || !anyCidr(spec.networks, ip))) return false;
   return true;
 }
 
@@ -757,8 +773,15 @@ function operationSet(op: OperationSpec | undefined): IntervalSet {
 function authzRuleSet(p: AuthzPolicy, rule: AuthzRule, w: Workload, info: IdentityInfo, ip: number): IntervalSet {
   // ztunnel: an ALLOW rule that needs L7 attributes can never be satisfied at L4.
   if (rule.l7 && p.action === 'ALLOW') return EMPTY;
-  if (rule.from !== undefined && !rule.from.some((f) => f.source === undefined || peerMatches(f.source, info, ip))) {
-    return EMPTY;
+  if (rule.from !== undefined) {
+    let hit = false;
+    for (const f of rule.from) {
+      if (f.source === undefined || peerMatches(f.source, info, ip)) {
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) return EMPTY;
   }
   let ports = TCP_ALL;
   for (const c of rule.when ?? []) {
