@@ -63,6 +63,7 @@ function stubPolicy(localIps: readonly number[]): EnginePolicy<unknown> {
     redirect: () => false,
     peerId: () => 1,
     ipPeerId: () => 0,
+    expectedPeerId: () => 0,
     ingress: () => packDecision(false, 3),
     egress: () => packDecision(false, 3),
     ruleName: (r) => `rule#${r}`,

@@ -179,6 +179,11 @@ export class TablePolicyPort implements EnginePolicy<PeerIdentity> {
     return UNAUTHENTICATED;
   }
 
+  expectedPeerId(ip: number): number {
+    const w = this.table.inventory.byIp.get(ip >>> 0);
+    return w === undefined || !w.enforcer ? UNAUTHENTICATED : (this.table.workloadIdentity[w.index] ?? UNAUTHENTICATED);
+  }
+
   ingress(workload: number, peerId: number, peerIp: number, proto: number, port: number): number {
     return this.table.lookup(Dir.INGRESS, workload, peerId, peerIp, proto, port);
   }

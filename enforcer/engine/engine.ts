@@ -353,8 +353,8 @@ export class Engine<H = unknown, P = unknown> {
     let aliased = false;
     if (slot < 0) {
       if (dir !== Direction.INBOUND || this.excluded[dport] === 1) return false;
-      slot = this.lookupFlow(saddr, daddr, sport, dport, dir, now);
-      if (slot < 0) return false;
+      slot = ct.lookup(saddr, daddr, sport, this.envoyPort, now);
+      if (slot < 0 || ct.reply || (ct.lastMeta & (CtFlag.REDIRECTED << META_FLAGS_SHIFT)) === 0 || ct.origPort(slot) !== dport) return false;
       aliased = true;
     }
     const meta = ct.lastMeta;
@@ -489,7 +489,7 @@ export class Engine<H = unknown, P = unknown> {
         this.forward();
         return;
       }
-      const peerIp = pol.ipPeerId(v.dstIp);
+      const peerIp = pol.expectedPeerId(v.dstIp);
       const d = pol.egress(wl, peerIp, v.dstIp, IPPROTO_TCP, v.dstPort);
       const deny = decisionDenies(d);
       const rule = decisionRule(d);

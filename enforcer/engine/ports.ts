@@ -93,6 +93,12 @@ export interface EnginePolicy<P> {
   peerId(peer: P): number;
   /** Numeric identity id of a peer known only by address (it proved no token): the unauthenticated id. */
   ipPeerId(ip: number): number;
+  /**
+   * The identity the inventory expects at `ip` (for the egress pre-check of an outbound SYN, before
+   * the server has proved anything); the unauthenticated id when unknown. Never used to admit a
+   * peer: the SYN-ACK's verified identity decides.
+   */
+  expectedPeerId(ip: number): number;
   /** Ingress decision for `workload` receiving from (`peerId`, `peerIp`) on `port`. */
   ingress(workload: number, peerId: number, peerIp: number, proto: number, port: number): PackedDecision;
   /** Egress decision for `workload` connecting to (`peerId`, `peerIp`) on `port`. */
