@@ -18,11 +18,11 @@ export function registerLab(program: Command, setStatus: SetStatus): void {
     .description('create namespaces, links, enforcers, servers and stand-in Envoys for SCENARIO')
     .argument('<scenario>', 'scenario YAML (docs/scenario.md)')
     .option('--datapath <kind>', 'nfqueue | pcap', 'nfqueue')
-    .option('--enforcer <kind>', 'engine (the real engine per node, lab CA) | pass (pass-through: topology check, no policy)', 'engine')
+    .option('--enforcer <kind>', 'engine (runner with the real engine per node) | daemon (syngate run --config per node) | pass (pass-through: no policy)', 'engine')
     .option('--dir <dir>', 'lab state directory', DEFAULT_LAB_DIR)
     .action(async (scenario: string, o: { datapath: string; enforcer: string; dir: string }) => {
       if (o.datapath !== 'nfqueue' && o.datapath !== 'pcap') throw new SyngateError('SYNGATE_LAB_USAGE', `--datapath must be nfqueue or pcap, got '${o.datapath}'`);
-      if (o.enforcer !== 'engine' && o.enforcer !== 'pass') throw new SyngateError('SYNGATE_LAB_USAGE', `--enforcer must be engine or pass, got '${o.enforcer}'`);
+      if (o.enforcer !== 'engine' && o.enforcer !== 'pass' && o.enforcer !== 'daemon') throw new SyngateError('SYNGATE_LAB_USAGE', `--enforcer must be engine, daemon or pass, got '${o.enforcer}'`);
       await labUp({ scenario, datapath: o.datapath, enforcer: o.enforcer, dir: o.dir, log });
       process.stdout.write(formatStatus(labStatus({ dir: o.dir })));
       setStatus(0);

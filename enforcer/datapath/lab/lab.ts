@@ -21,7 +21,8 @@ import type { FlowRecord } from '../../engine/flow-record.js';
 import { loadScenario } from '../../sim/scenario.js';
 import type { Scenario } from '../../sim/scenario.js';
 import { formatTable, toJson } from '../../sim/output.js';
-import { createCa } from '../../identity/index.js';
+import { initCaDir, issueToDir } from '../../identity/index.js';
+import { stringify } from 'yaml';
 import type { ConnectionResult, SimulateJson, SimulationResult } from '../../sim/output.js';
 import { planLab, LabPlanError } from './plan.js';
 import type { LabDatapath, LabPlan, LabPod } from './plan.js';
@@ -110,7 +111,7 @@ export function startLabProcess(state: LabState, role: LabProcess['role'], owner
 }
 
 /** Waits until `p`'s log has a line exactly `ready`; throws with the log tail if it dies or times out. */
-export async function waitReady(p: LabProcess, timeoutMs = 20_000, offset = 0): Promise<void> {
+export async function waitReady(p: LabProcess, timeoutMs = 20_000, offset = 0, readyRe: RegExp = /^ready$/m): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
     let text = '';
@@ -119,7 +120,7 @@ export async function waitReady(p: LabProcess, timeoutMs = 20_000, offset = 0): 
     } catch {
       // not created yet
     }
-    if (/^ready$/m.test(text)) return;
+    if (readyRe.test(text)) return;
     if (!sameProcess(p)) throw labError('SYNGATE_LAB_PROCESS', `${p.role} for ${p.owner} exited before it was ready:\n${tail(p.log)}`);
     await sleep(50);
   }
@@ -132,7 +133,8 @@ export interface LabUpOptions {
   dir?: string;
   /**
    * `engine` (default): the datapath runner with the real engine for each node (lab CA, the
-   * scenario's policies); `pass`: the runner with a pass-through handler (topology check, no policy).
+   * scenario's policies); `pass`: the runner with a pass-through handler (topology check, no policy);
+   * `daemon`: `syngate run --config` per node, with generated credentials, inventory and config.
    */
   enforcer?: LabEnforcer;
   log?: Log;
@@ -144,6 +146,7 @@ function enforcerArgv(state: LabState, plan: LabPlan, nodeIndex: number): string
   if (n === undefined) return [];
   const nodeDir = join(state.dir, 'nodes', `${n.index}`);
   mkdirSync(nodeDir, { recursive: true });
+  if (state.enforcer === 'daemon') return [...nodeModuleArgv('enforcer/datapath/lab/run-daemon'), 'run', '--config', join(nodeDir, 'syngate.yaml')];
   const runner = nodeModuleArgv('enforcer/datapath/runner');
   const dp = plan.datapath === 'nfqueue' ? ['--datapath', 'nfqueue', '--workload-if', 'lan0'] : ['--datapath', 'pcap', '--inside', 'ein', '--outside', 'eout'];
   const handler =
@@ -153,12 +156,51 @@ function enforcerArgv(state: LabState, plan: LabPlan, nodeIndex: number): string
   return [...runner, ...dp, '--status', join(nodeDir, 'runner-status.json'), ...handler];
 }
 
-/** The lab's CA (engine mode): one per lab, files under DIR/ca, removed by `lab down`. */
+/** The lab's CA: one per lab, `syngate ca init` layout under DIR/ca, removed by `lab down`. */
 function writeLabCa(dir: string, trustDomain: string): void {
-  const ca = createCa({ trustDomain });
-  mkdirSync(join(dir, 'ca'), { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'ca', 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'ca', 'ca.key'), ca.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  initCaDir({ trustDomain, out: join(dir, 'ca'), force: true });
+}
+
+/**
+ * `--enforcer daemon`: the files `syngate run --config` needs for each node, all under DIR: a node
+ * credential folder (`syngate ca issue --node`), the scenario's inventory, its inline policies, and
+ * the config itself. The engine does no Envoy rewrite (`envoy.inboundPort: null`): the pod's own
+ * REDIRECT does it.
+ */
+function writeDaemonFiles(state: LabState, sc: Scenario): void {
+  const dir = state.dir;
+  const inventory = join(dir, 'inventory.yaml');
+  writeFileSync(inventory, stringify(sc.inventoryDoc));
+  const policyPaths: string[] = [];
+  sc.policies.forEach((p, i) => {
+    if (p.kind === 'path') policyPaths.push(p.path);
+    else {
+      mkdirSync(join(dir, 'policies'), { recursive: true });
+      const f = join(dir, 'policies', `inline-${i}.yaml`);
+      writeFileSync(f, p.text);
+      policyPaths.push(f);
+    }
+  });
+  for (const n of state.plan.nodes) {
+    if (n.enforcerNs === null) continue;
+    const nodeDir = join(dir, 'nodes', `${n.index}`);
+    mkdirSync(nodeDir, { recursive: true });
+    issueToDir({ caDir: join(dir, 'ca'), spiffeId: `spiffe://${sc.trustDomain}/ns/syngate-system/sa/node-${n.index}`, out: join(nodeDir, 'cred'), node: n.name, force: true });
+    const config = {
+      node: n.name,
+      trustDomain: sc.trustDomain,
+      mode: sc.mode,
+      datapath: state.datapath === 'nfqueue' ? { type: 'nfqueue', interfaces: ['lan0'], queueBase: 7100, failOpen: false } : { type: 'pcap', inside: 'ein', outside: 'eout' },
+      identity: { caBundle: join(nodeDir, 'cred', 'bundle.pem'), credentials: join(nodeDir, 'cred') },
+      policy: { paths: policyPaths, rootNamespace: typeof sc.inventoryDoc['rootNamespace'] === 'string' ? sc.inventoryDoc['rootNamespace'] : 'istio-system', defaultDeny: sc.defaultDeny },
+      inventory: { source: 'static', file: inventory },
+      envoy: { inboundPort: null },
+      admin: '127.0.0.1:9901',
+      flowLog: { sink: 'file', path: join(nodeDir, 'flows.jsonl') },
+      log: { level: 'info' },
+    };
+    writeFileSync(join(nodeDir, 'syngate.yaml'), stringify(config));
+  }
 }
 
 export async function startEnforcer(state: LabState, nodeIndex: number): Promise<LabProcess> {
@@ -173,7 +215,7 @@ export async function startEnforcer(state: LabState, nodeIndex: number): Promise
     offset = 0;
   }
   const p = startLabProcess(state, 'enforcer', n.name, n.enforcerNs, argv);
-  await waitReady(p, 20_000, offset);
+  await waitReady(p, 30_000, offset, state.enforcer === 'daemon' ? /"msg":"ready"/ : /^ready$/m);
   return p;
 }
 
@@ -209,7 +251,8 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   writeState(state);
   log(`lab ${prefix}: ${plan.namespaces.length} namespaces, ${plan.nodes.length} nodes, ${plan.pods.length} pods, datapath ${o.datapath} (state ${statePath(dir)})`);
   try {
-    if (state.enforcer === 'engine') writeLabCa(dir, sc.trustDomain);
+    if (state.enforcer !== 'pass') writeLabCa(dir, sc.trustDomain);
+    if (state.enforcer === 'daemon') writeDaemonFiles(state, sc);
     for (const s of steps) run(s.argv, s.mayFail === true);
     for (const n of plan.nodes) {
       if (n.enforcerNs === null) continue;
@@ -303,7 +346,8 @@ export async function labDown(o: { dir?: string; log?: Log } = {}): Promise<Down
   for (const ns of leftovers) run(['ip', 'netns', 'del', ns], true);
   const still = listNamespaces().filter((ns) => ns.startsWith(`${state.prefix}-`));
   if (still.length === 0) {
-    for (const sub of ['logs', 'nodes', 'captures', 'ca']) rmSync(join(dir, sub), { recursive: true, force: true });
+    for (const sub of ['logs', 'nodes', 'captures', 'ca', 'policies']) rmSync(join(dir, sub), { recursive: true, force: true });
+    rmSync(join(dir, 'inventory.yaml'), { force: true });
     rmSync(statePath(dir), { force: true });
     try {
       if (readdirSync(dir).length === 0) rmdirSync(dir);

@@ -9,8 +9,8 @@ import type { LabDatapath, LabPlan } from './plan.js';
 export const DEFAULT_LAB_DIR = '/run/syngate-lab';
 export const STATE_FILE = 'state.json';
 
-/** What runs as each node's enforcer: the runner with the engine, or with a pass-through handler. */
-export type LabEnforcer = 'engine' | 'pass';
+/** What runs as each node's enforcer: the runner with the engine or a pass-through handler, or `syngate run`. */
+export type LabEnforcer = 'engine' | 'pass' | 'daemon';
 
 export interface LabProcess {
   pid: number;
