@@ -70,6 +70,9 @@ export interface WireDecision {
   outbox: Uint8Array[];
 }
 
+/** End of the IPv4 destination address in an untagged Ethernet frame (14 + 16 + 4). */
+const ETH_IPV4_DST_END = 34;
+
 export class FakeClock {
   private t: number;
   constructor(startMs = 1_700_000_000_000) {
@@ -212,15 +215,11 @@ export class Wire {
     this.push({ time: this.clock.now() + this.hopLatencyMs, seq: this.seq++, hop, frame, src, skipHooks });
   }
 
+  /** Routes on the IPv4 destination of an untagged Ethernet frame (no full parse: this runs per hop). */
   private dstOf(frame: Uint8Array): Attachment | null {
-    const p = parseFrame(frame, 0, frame.length);
-    if (p !== null) return this.byIp.get(p.dstIp) ?? null;
-    // Not a TCP frame we can parse: route on the raw IPv4 destination if it is there.
-    if (frame.length >= 34) {
-      const ip = (((frame[30] ?? 0) << 24) | ((frame[31] ?? 0) << 16) | ((frame[32] ?? 0) << 8) | (frame[33] ?? 0)) >>> 0;
-      return this.byIp.get(ip) ?? null;
-    }
-    return null;
+    if (frame.length < ETH_IPV4_DST_END || frame[12] !== 0x08 || frame[13] !== 0x00) return null;
+    const ip = (((frame[30] ?? 0) << 24) | ((frame[31] ?? 0) << 16) | ((frame[32] ?? 0) << 8) | (frame[33] ?? 0)) >>> 0;
+    return this.byIp.get(ip) ?? null;
   }
 
   private step(ev: WireEvent): void {
