@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then bash scripts/install-system-deps.sh; else echo "demo: not root, skipping system packages (the simulator does not need them)"; fi
-npm ci --no-fund --no-audit
+# `npm ci` is not used: on this machine type npm 11 omits platform-specific optional packages
+# (e.g. @rollup/rollup-*) from the lockfile, and `npm ci` then refuses the lockfile as out of sync.
+npm install --no-fund --no-audit
 node bin/syngate.js simulate examples/bookinfo/scenario.yaml --out out/ "$@"
