@@ -864,10 +864,7 @@ export class IdentityAgent {
       this.stats.coldSyns++;
       hs.cold = true;
     }
-    const w = protobuf.Writer.create();
-    w.uint32(TOKEN_KIND_SYN);
-    SynTokenMsg.encode(msg, w);
-    hs.token = w.finish();
+    hs.token = this.encodeToken(TOKEN_KIND_SYN, SynTokenMsg, msg);
     return hs;
   }
 
@@ -941,10 +938,7 @@ export class IdentityAgent {
   /** Client enforcer: the ACK token completing hs (after verifySynAck returned OK). */
   buildAck(hs: ClientHandshake): Uint8Array {
     if (hs.reason !== Reason.OK || hs.ackTag === null) return EMPTY;
-    const w = protobuf.Writer.create();
-    w.uint32(TOKEN_KIND_ACK);
-    AckTokenMsg.encode({ mac: hs.ackTag }, w);
-    return w.finish();
+    return this.encodeToken(TOKEN_KIND_ACK, AckTokenMsg, { mac: hs.ackTag });
   }
 
   /** macOut = HMAC(pair, handshake transcript); halves are the SYN-ACK and ACK tags. */
@@ -1103,10 +1097,7 @@ export class IdentityAgent {
       msg.cred = cur.cred.bytes;
       msg.doc = cur.docBytes;
     }
-    const w = protobuf.Writer.create();
-    w.uint32(TOKEN_KIND_SYNACK);
-    SynAckTokenMsg.encode(msg, w);
-    hs.token = w.finish();
+    hs.token = this.encodeToken(TOKEN_KIND_SYNACK, SynAckTokenMsg, msg);
     return hs.token;
   }
 
@@ -1133,6 +1124,22 @@ export class IdentityAgent {
     if (m.mac.length !== HS_TAG_LEN || bytesFieldSize(m.mac.length) !== token.length - 1) return Reason.MALFORMED;
     if (!crypto.timingSafeEqual(m.mac, hs.ackTag)) return Reason.BAD_MAC;
     return this.checkDoc(hs.clientDoc, Math.floor(nowMs / 1000));
+  }
+
+  // One writer reused for every token (protobufjs 8 writers write into a growing buffer and
+  // reset to position 0); finish() returns a fresh copy the caller may keep.
+  private writer = protobuf.Writer.create();
+
+  private encodeToken(kind: number, type: protobuf.Type, msg: object): Uint8Array {
+    const w = this.writer.reset();
+    try {
+      w.uint32(kind);
+      type.encode(msg, w);
+      return w.finish();
+    } catch {
+      this.writer = protobuf.Writer.create();
+      return EMPTY;
+    }
   }
 
   /** Forgets what this agent knows about server `dstIp` for `local` (next SYN is cold). */
