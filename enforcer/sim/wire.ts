@@ -4,9 +4,9 @@
 // A host attached with enforcer `null` has no enforcer in its path (e.g. a rogue pod), in either direction.
 // Invariants:
 //  - events run in (time, insertion order): a run is a pure function of the inputs and the seed;
-//  - every frame handed to an enforcer sits in a fresh buffer with FRAME_HEADROOM spare bytes past
-//    its end; the enforcer's rewritten bytes [0, result.length) are copied before the next call, and
-//    outbox entries are copied before the next process() call (they are engine-owned);
+//  - every frame handed to an enforcer sits at offset 0 of the wire's scratch buffer with at least
+//    FRAME_HEADROOM zeroed bytes past its end; the rewritten bytes [0, result.length) and the
+//    outbox entries (engine-owned) are copied out before the next process() call;
 //  - a frame whose verdict is DROP or RESET never continues on its path;
 //  - hooks see every frame at every hop and may drop, replace, or duplicate it (attacks, fuzzing);
 //  - run() is bounded by its event budget.
@@ -141,6 +141,7 @@ export class Wire {
   private readonly byHost = new Map<TcpHost, Attachment>();
   private readonly hooks: WireHook[] = [];
   private readonly twins = new Map<SimEnforcer, SimEnforcer>();
+  private scratch = new Uint8Array(2048 + FRAME_HEADROOM);
   /** Same-node flows: client endpoints `ip:port>serverIp`. */
   private readonly clients = new Set<string>();
   private readonly heap: WireEvent[] = [];
@@ -304,12 +305,20 @@ export class Wire {
    * server's port under an Envoy redirect); a sender of an unknown flow counts as its client.
    */
   private senderIsClient(frame: Uint8Array, learn: boolean): boolean {
-    const p = parseFrame(frame, 0, frame.length);
-    if (p === null) return true;
-    const a = `${p.srcIp}:${p.srcPort}>${p.dstIp}`;
-    if (learn && (p.flags & 0x17) === 0x02) this.clients.add(a);
+    // Untagged Ethernet + IPv4 + TCP only; anything else counts as sent by a client.
+    if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return true;
+    const l4 = 14 + ((frame[14] ?? 0x45) & 0x0f) * 4;
+    if (frame.length < l4 + 14) return true;
+    const rd = (o: number): number => (((frame[o] ?? 0) << 24) | ((frame[o + 1] ?? 0) << 16) | ((frame[o + 2] ?? 0) << 8) | (frame[o + 3] ?? 0)) >>> 0;
+    const srcIp = rd(26);
+    const dstIp = rd(30);
+    const sport = ((frame[l4] ?? 0) << 8) | (frame[l4 + 1] ?? 0);
+    const dport = ((frame[l4 + 2] ?? 0) << 8) | (frame[l4 + 3] ?? 0);
+    const flags = frame[l4 + 13] ?? 0;
+    const a = `${srcIp}:${sport}>${dstIp}`;
+    if (learn && (flags & 0x17) === 0x02) this.clients.add(a);
     if (this.clients.has(a)) return true;
-    return !this.clients.has(`${p.dstIp}:${p.dstPort}>${p.srcIp}`);
+    return !this.clients.has(`${dstIp}:${dport}>${srcIp}`);
   }
 
   private toNetwork(frame: Uint8Array): void {
@@ -317,8 +326,11 @@ export class Wire {
   }
 
   private runEnforcer(enf: SimEnforcer, frame: Uint8Array, dir: Direction, forward: (f: Uint8Array) => void, _dst: Attachment | null): void {
-    const buf = new Uint8Array(frame.length + FRAME_HEADROOM);
+    // One scratch buffer for every enforcer call: the engine rewrites in place and keeps nothing.
+    if (this.scratch.length < frame.length + FRAME_HEADROOM) this.scratch = new Uint8Array(frame.length + FRAME_HEADROOM);
+    const buf = this.scratch;
     buf.set(frame, 0);
+    buf.fill(0, frame.length, frame.length + FRAME_HEADROOM);
     const res = enf.process(buf, 0, frame.length, dir, this.clock.now());
     const outbox: Uint8Array[] = [];
     for (const o of res.outbox) {
