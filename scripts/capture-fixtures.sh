@@ -35,6 +35,7 @@ trap cleanup EXIT INT TERM
 
 ip netns add "$NSA"
 ip netns add "$NSB"
+echo "capture-fixtures: namespaces $NSA $NSB"
 ip link add veth0 netns "$NSA" type veth peer name veth0 netns "$NSB"
 for ns in "$NSA" "$NSB"; do
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
