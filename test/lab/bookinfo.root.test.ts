@@ -84,8 +84,16 @@ for (const datapath of ['nfqueue', 'pcap'] as const) {
       }
     });
 
+    it('the scenario attacks run live with the simulator\'s reasons (all but the in-flight tamper)', () => {
+      const attacks = result.connections.filter((c) => c.attack !== null);
+      expect(attacks.map((c) => `${c.attack}:${c.reason}`).sort()).toEqual(
+        ['expired:expired', 'forged-token:untrusted-issuer', 'no-token:no-token', 'replay:replay', 'spoofed-ip:binding-mismatch', 'stolen-credential:bad-signature'],
+      );
+      expect(result.skipped.join('\n')).toContain('attack tamper');
+    });
+
     it('denied flows fail fast with a RST, and the flow log records rule and reason', () => {
-      const denied = result.connections.filter((c) => c.verdict === 'deny');
+      const denied = result.connections.filter((c) => c.verdict === 'deny' && c.attempts.length > 0);
       expect(denied.length).toBeGreaterThanOrEqual(5);
       for (const c of denied) {
         const a = c.attempts[0];

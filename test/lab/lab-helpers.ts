@@ -79,9 +79,9 @@ export async function stopCapture(p: Proc): Promise<void> {
   await p.exited;
 }
 
-/** Sends whole IPv4 packets from inside `ns` through a raw socket (test/lab/helpers/rawsend.mjs). */
+/** Sends whole IPv4 packets from inside `ns` through a raw socket (scripts/lab/rawsend.mjs). */
 export function rawSend(ns: string, packets: readonly Uint8Array[]): void {
-  const out = sh(['ip', 'netns', 'exec', ns, 'node', 'test/lab/helpers/rawsend.mjs', ...packets.map((p) => Buffer.from(p).toString('hex'))]);
+  const out = sh(['ip', 'netns', 'exec', ns, 'node', 'scripts/lab/rawsend.mjs', ...packets.map((p) => Buffer.from(p).toString('hex'))]);
   if (!out.startsWith(`sent ${packets.length}`)) throw new Error(`rawsend: ${out}`);
 }
 
