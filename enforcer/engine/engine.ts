@@ -149,18 +149,47 @@ export interface EngineOptions<H, P> {
   sweepEvery?: number;
 }
 
-/** Handshake material of one half-open flow (lives in the conntrack side table). */
+/** A reusable byte buffer for one token (grows only for an unusually large token). */
+export class TokenBuf {
+  buf = new Uint8Array(0);
+  len = 0;
+  set(src: Uint8Array, off: number, len: number): void {
+    if (this.buf.length < len) this.buf = new Uint8Array(Math.max(len, 768));
+    for (let i = 0; i < len; i++) this.buf[i] = src[off + i]!;
+    this.len = len;
+  }
+  equals(src: Uint8Array, off: number, len: number): boolean {
+    if (this.len !== len) return false;
+    const b = this.buf;
+    for (let i = 0; i < len; i++) if (b[i] !== src[off + i]) return false;
+    return true;
+  }
+}
+
+/**
+ * Handshake material of one half-open flow. Records are owned by handshake side-table slots and
+ * reused (reset) when the slot is reused, so a steady stream of handshakes allocates no buffers.
+ */
 export class HsRecord<H, P> {
   hs: H | null = null;
   /** The token we inserted (SYN or SYN-ACK), re-inserted on retransmission. */
-  token: Uint8Array | null = null;
-  /** Client side: the ACK token, re-sent until the server is heard from. */
-  ackToken: Uint8Array | null = null;
+  readonly token = new TokenBuf();
+  /** Client side: the ACK token, re-sent until the server is heard from (len 0: not built yet). */
+  readonly ackToken = new TokenBuf();
   /** Client side: false when the SYN token relied on the server's cache (rebuilt on retransmission). */
   cold = true;
   /** Server side: the client's SYN token as verified (a retransmitted SYN with other bytes is verified again). */
-  synToken: Uint8Array | null = null;
+  readonly synToken = new TokenBuf();
   peer: P | null = null;
+
+  reset(): void {
+    this.hs = null;
+    this.token.len = 0;
+    this.ackToken.len = 0;
+    this.synToken.len = 0;
+    this.cold = true;
+    this.peer = null;
+  }
 }
 
 /** Result of setPolicy(): flows revoked and the RSTs to send now (copies; the caller owns them). */
@@ -214,6 +243,8 @@ export class Engine<H = unknown, P = unknown> {
   private outN = 0;
   private readonly tuple: TupleRef = { saddr: 0, daddr: 0, sport: 0, dport: 0 };
   private readonly hout: HandshakeOut<H, P> = { reason: Reason.OK, hs: null, token: null, tokenLen: 0, peer: null, cold: true };
+  /** Handshake records by side-table slot (created on first use, then reused). */
+  private readonly recs: Array<HsRecord<H, P> | undefined> = [];
   /** Set by lookupFlow: the packet matched a redirected flow through its original port. */
   private aliased = false;
 
@@ -466,11 +497,11 @@ export class Engine<H = unknown, P = unknown> {
             const o = this.callIdentity(0, this.tupleOf(v.srcIp, v.dstIp, v.srcPort, v.dstPort), null, seq, null, now);
             if (o.reason === Reason.OK && o.token !== null && o.hs !== null) {
               rec.hs = o.hs;
-              rec.token = o.token.slice(0, o.tokenLen);
+              rec.token.set(o.token, 0, o.tokenLen);
               rec.cold = o.cold;
             }
           }
-          if (rec?.token) {
+          if (rec !== undefined && rec.token.len > 0) {
             if (!this.forwardWithToken(frame, rec.token)) this.drop(Reason.INTERNAL);
           } else this.drop(Reason.INTERNAL);
           return;
@@ -515,11 +546,10 @@ export class Engine<H = unknown, P = unknown> {
         this.rejectLocal(o.reason === Reason.OK ? Reason.INTERNAL : o.reason, rule, peerIp, now);
         return;
       }
-      const rec = new HsRecord<H, P>();
+      const rec = this.newRecord(s);
       rec.hs = o.hs;
-      rec.token = o.token.slice(0, o.tokenLen);
+      rec.token.set(o.token, 0, o.tokenLen);
       rec.cold = o.cold;
-      ct.setHandshake(s, rec);
       this.ctr[Counter.HANDSHAKES_STARTED]!++;
       if (!this.forwardWithToken(frame, rec.token)) {
         ct.remove(s);
@@ -544,7 +574,7 @@ export class Engine<H = unknown, P = unknown> {
         (fl & CtFlag.LOCAL_CLIENT) === 0 &&
         (state === CtState.SYN_RCVD || state === CtState.SYNACK_SENT) &&
         ct.seqOrig(slot) === seq &&
-        (marker !== Marker.TOKEN || (rec?.synToken != null && bytesEqual(rec.synToken, frame, v.tokenOff, v.tokenLen)))
+        (marker !== Marker.TOKEN || (rec !== undefined && rec.synToken.equals(frame, v.tokenOff, v.tokenLen)))
       ) {
         // Retransmitted SYN of a handshake in progress, same token bytes: strip and forward, no
         // second verification (the identity layer would call it a replay). A retransmission with a
@@ -647,11 +677,10 @@ export class Engine<H = unknown, P = unknown> {
     }
     ct.setSeq(s, seq, 0);
     ct.setVerdict(s, deny ? Reason.POLICY : Reason.OK, rule, peerId);
-    const rec = new HsRecord<H, P>();
+    const rec = this.newRecord(s);
     rec.hs = hs;
     rec.peer = peer;
-    rec.synToken = frame.slice(v.tokenOff, v.tokenOff + v.tokenLen);
-    ct.setHandshake(s, rec);
+    rec.synToken.set(frame, v.tokenOff, v.tokenLen);
     this.ctr[Counter.HANDSHAKES_VERIFIED]!++;
     if (!this.strip(frame)) {
       ct.remove(s);
@@ -660,6 +689,18 @@ export class Engine<H = unknown, P = unknown> {
     }
     if (redirect) this.redirectIn(frame);
     this.forward();
+  }
+
+  /** The (reused) handshake record of a half-open flow's side-table slot, reset. */
+  private newRecord(slot: number): HsRecord<H, P> {
+    const ss = this.ct.sideSlot(slot);
+    let rec = this.recs[ss];
+    if (rec === undefined) {
+      rec = new HsRecord<H, P>();
+      this.recs[ss] = rec;
+    } else rec.reset();
+    this.ct.setHandshake(slot, rec);
+    return rec;
   }
 
   /** Inserts a server-side flow keyed as the local workload sees it (dport = Envoy port when redirected). */
@@ -729,7 +770,7 @@ export class Engine<H = unknown, P = unknown> {
           this.resetServerApp(frame, slot, o.reason === Reason.OK ? Reason.INTERNAL : o.reason, now);
           return;
         }
-        rec.token = o.token.slice(0, o.tokenLen);
+        rec.token.set(o.token, 0, o.tokenLen);
         ct.setSeq(slot, ct.seqOrig(slot), seq);
         ct.setState(slot, CtState.SYNACK_SENT);
         // setState kept the side slot (still half-open).
@@ -742,7 +783,7 @@ export class Engine<H = unknown, P = unknown> {
         this.ctr[Counter.RETRANSMITS]!++;
         ct.touch(slot, now);
         this.translateOut(frame, slot, dir);
-        if (rec?.token) this.forwardWithToken(frame, rec.token);
+        if (rec !== undefined && rec.token.len > 0) this.forwardWithToken(frame, rec.token);
         else this.drop(Reason.INTERNAL);
         return;
       }
@@ -967,10 +1008,10 @@ export class Engine<H = unknown, P = unknown> {
     if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
     const rec = ct.handshake(slot);
     if (rec === undefined || rec.hs === null) return this.drop(Reason.INTERNAL);
-    if (rec.ackToken === null) {
+    if (rec.ackToken.len === 0) {
       const o = this.callIdentity(4, null, rec.hs, 0, null, now);
       if (o.reason !== Reason.OK || o.token === null) return this.rejectBoth(frame, slot, o.reason === Reason.OK ? Reason.INTERNAL : o.reason, ct.ruleId(slot), ct.peerId(slot), now);
-      rec.ackToken = o.token.slice(0, o.tokenLen);
+      rec.ackToken.set(o.token, 0, o.tokenLen);
     }
     ct.account(slot, v.ipTotalLen, now);
     if (v.payloadLen === 0 && (v.flags & TCP_FLAG_FIN) === 0) {
@@ -987,7 +1028,7 @@ export class Engine<H = unknown, P = unknown> {
     }
     const ov = this.oview;
     parseFrame(e.buf, 0, n, this.linkType, ov);
-    const m = insertToken(e.buf, ov, rec.ackToken, 0, rec.ackToken.length, this.mtu);
+    const m = insertToken(e.buf, ov, rec.ackToken.buf, 0, rec.ackToken.len, this.mtu);
     if (m < 0) {
       this.outN--;
       return this.drop(Reason.INTERNAL);
@@ -1236,8 +1277,8 @@ export class Engine<H = unknown, P = unknown> {
   }
 
   /** Inserts `token` into the parsed frame and forwards it; false (and nothing forwarded) on failure. */
-  private forwardWithToken(frame: Uint8Array, token: Uint8Array): boolean {
-    const n = insertToken(frame, this.view, token, 0, token.length, this.mtu);
+  private forwardWithToken(frame: Uint8Array, token: TokenBuf): boolean {
+    const n = insertToken(frame, this.view, token.buf, 0, token.len, this.mtu);
     if (n < 0) return false;
     this.ctr[Counter.TOKENS_INSERTED]!++;
     this.forward();
@@ -1598,12 +1639,6 @@ function hasSyngateOption(b: Uint8Array, i: number, end: number): boolean {
     i += l;
   }
   return false;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array, off: number, len: number): boolean {
-  if (a.length !== len) return false;
-  for (let i = 0; i < len; i++) if (a[i] !== b[off + i]) return false;
-  return true;
 }
 
 /** Rewrites the 16-bit port at l4 + at (0 = source, 2 = destination) with an incremental checksum update (RFC 1624). */

@@ -4,6 +4,7 @@ export type { FlowRecord, FlowEndpoint } from './flow-record.js';
 export {
   Engine,
   HsRecord,
+  TokenBuf,
   Counter,
   COUNTER_NAMES,
   DEFAULT_ENVOY_PORT,
