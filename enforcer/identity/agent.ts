@@ -68,13 +68,13 @@ export const HS_TAG_LEN = 16;
 export const MAX_SYN_TOKEN = 600;
 
 // SYN transcript: label(4) | client doc id(16) | peer doc id(16, zero when cold) | Nc(16) | binding(21) | issued_at(4)
-const TS_LABEL_SYN = Buffer.from('SG1S', 'ascii');
-const TS_OFF_CLIENT_DOC = 4;
-const TS_OFF_PEER_DOC = 20;
-const TS_OFF_NC = 36;
-const TS_OFF_SYN_BINDING = 52;
-const TS_OFF_ISSUED = 73;
-const TS_SYN_LEN = 77;
+export const TS_LABEL_SYN = Buffer.from('SG1S', 'ascii');
+export const TS_OFF_CLIENT_DOC = 4;
+export const TS_OFF_PEER_DOC = 20;
+export const TS_OFF_NC = 36;
+export const TS_OFF_SYN_BINDING = 52;
+export const TS_OFF_ISSUED = 73;
+export const TS_SYN_LEN = 77;
 // Handshake transcript: label(4) | client doc id(16) | server doc id(16) | Nc(16) | Ns(16) | binding(21)
 const TS_LABEL_HS = Buffer.from('SG1H', 'ascii');
 const TH_OFF_CLIENT_DOC = 4;
@@ -83,7 +83,7 @@ const TH_OFF_NC = 36;
 const TH_OFF_NS = 52;
 const TH_OFF_BINDING = 68;
 const TH_LEN = 89;
-const SYN_SIG_CONTEXT = Buffer.from('syngate/v1 syn\0', 'ascii');
+export const SYN_SIG_CONTEXT = Buffer.from('syngate/v1 syn\0', 'ascii');
 
 export interface IdentityConfig {
   /** Accepted clock difference between nodes, seconds (validity windows and SYN issue time). */

@@ -6,13 +6,21 @@
 // token to a new tuple.
 import crypto, { type KeyObject } from 'node:crypto';
 import protobuf from 'protobufjs';
-import { IdentityAgent, TOKEN_KIND_SYN } from './agent.js';
+import {
+  IdentityAgent,
+  SYN_SIG_CONTEXT,
+  TOKEN_KIND_SYN,
+  TS_LABEL_SYN,
+  TS_OFF_CLIENT_DOC,
+  TS_OFF_ISSUED,
+  TS_OFF_NC,
+  TS_OFF_SYN_BINDING,
+  TS_SYN_LEN,
+} from './agent.js';
 import { BINDING_LEN, type Binding, writeBinding } from './binding.js';
 import { bundleOf, createCa, DOCUMENT_CONTEXT, issueNodeCredential, type CaMaterial, type NodeIdentity } from './pki.js';
 import { id16, rawPublicKey } from './primitives.js';
 import { DocumentBodyMsg, DocumentMsg, SynTokenMsg, type SynTokenFields } from './schema.js';
-
-const SYN_SIG_CONTEXT = Buffer.from('syngate/v1 syn\0', 'ascii');
 
 export interface ForgeSynOptions {
   /** Credential presented in the token (may be foreign, expired, not yet valid or stolen). */
@@ -53,12 +61,12 @@ export function forgeSyn(o: ForgeSynOptions): Uint8Array {
   const binding = Buffer.alloc(BINDING_LEN);
   writeBinding(o.binding, 0, binding, 0);
   const issuedAt = (o.issuedAtSec ?? nowSec) >>> 0;
-  const ts = Buffer.alloc(77);
-  ts.write('SG1S', 0, 'ascii');
-  id16(doc).copy(ts, 4);
-  Buffer.from(nonce).copy(ts, 36);
-  binding.copy(ts, 52);
-  ts.writeUInt32BE(issuedAt, 73);
+  const ts = Buffer.alloc(TS_SYN_LEN); // peer doc id stays zero: a cold SYN
+  ts.set(TS_LABEL_SYN, 0);
+  ts.set(id16(doc), TS_OFF_CLIENT_DOC);
+  ts.set(nonce, TS_OFF_NC);
+  ts.set(binding, TS_OFF_SYN_BINDING);
+  ts.writeUInt32BE(issuedAt, TS_OFF_ISSUED);
   const sig = crypto.sign(null, Buffer.concat([SYN_SIG_CONTEXT, ts]), key);
   const w = protobuf.Writer.create();
   w.uint32(TOKEN_KIND_SYN);
