@@ -79,7 +79,8 @@ export function insertToken(
   const oldWord = u16(buf, l4 + TCP_OFF_DATA_OFF);
   const newWord = oldWord + DOFF_WORD_DELTA;
 
-  buf.copyWithin(p + SYNGATE_MARKER_LEN, p, h);
+  // Move EOL + padding (if any) right; at most 39 bytes, so a backward byte loop beats copyWithin.
+  for (let i = h - 1; i >= p; i--) buf[i + SYNGATE_MARKER_LEN] = buf[i]!;
   writeMarker(buf, p, MARKER_TYPE_TOKEN, tokenLen >>> 8, tokenLen & 0xff);
   const t = h + SYNGATE_MARKER_LEN;
   if (tokenOff === 0 && tokenLen === token.length) buf.set(token, t);
@@ -136,7 +137,7 @@ export function stripToken(buf: Uint8Array, view: PacketView): number {
     sumBytes(buf, m, m + SYNGATE_MARKER_LEN, ((m - l4) & 1) === 1) + sumBytes(buf, h, h + tokenLen) + oldWord + oldL4;
   const tcpCsum = csumAdjust(u16(buf, l4 + TCP_OFF_CSUM), newWord + (oldL4 - shrink), removed);
 
-  buf.copyWithin(m, m + SYNGATE_MARKER_LEN, h);
+  for (let i = m + SYNGATE_MARKER_LEN; i < h; i++) buf[i - SYNGATE_MARKER_LEN] = buf[i]!;
   w16(buf, l4 + TCP_OFF_DATA_OFF, newWord);
   w16(buf, l4 + TCP_OFF_CSUM, tcpCsum);
   w16(buf, l3 + IPV4_OFF_TOTAL_LEN, newTot);
