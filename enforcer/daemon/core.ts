@@ -21,7 +21,7 @@ import {
   type AgentHandshake, type Engine, type EngineEvent, type FlowRecord, type TablePolicyOptions,
 } from '../engine/index.js';
 import { CtFlag, CtState } from '../conntrack/index.js';
-import { createDatapath, type AdapterState, type DatapathAdapter, type FrameDecision, type FrameHandler } from '../datapath/index.js';
+import { createDatapath, createEngineHandler, type AdapterState, type DatapathAdapter } from '../datapath/index.js';
 import { IdentityAgent, NODE_CRED_FILE, NODE_KEY_FILE, credentialMatchesKey, decodeCredential, loadNodeIdentityDir, loadTrustBundleFile, type LocalWorkload, type NodeIdentity, type PeerIdentity, type TrustBundle } from '../identity/index.js';
 import { compile, formatDiagnostic, loadInventoryFile, loadInventoryText, loadPolicyPaths, type Diagnostic, type Inventory, type PolicyTable } from '../policy/index.js';
 import type { DaemonConfig } from './config.js';
@@ -127,7 +127,10 @@ export class EngineCore implements EnforcerCore {
   private agent: IdentityAgent | null = null;
   private readonly registered = new Map<string, LocalWorkload>();
   private port: TablePolicyPort | null = null;
+  /** Handles every frame except the server end of same-node flows. */
   engine: Engine<AgentHandshake, PeerIdentity> | null = null;
+  /** The server end of flows between two local workloads (same agent, same table; see createEngineHandler). */
+  twin: Engine<AgentHandshake, PeerIdentity> | null = null;
   adapter: DatapathAdapter | null = null;
   private revision = 0;
   private kube: KubeWatcher | null = null;
@@ -214,31 +217,35 @@ export class EngineCore implements EnforcerCore {
     let revoked = 0;
     if (this.engine === null) {
       const c = this.cfg.conntrack;
-      this.engine = createEngine({
-        agent,
-        table,
-        node: this.cfg.node,
-        name: this.cfg.node,
-        linkType: this.linkType,
-        redirect: portOpts.redirect ?? false,
-        conntrack: {
-          capacity: c.capacity,
-          halfOpenCap: Math.min(c.halfOpenMax, 65535),
-          halfOpenPerSource: c.halfOpenPerSource,
-          timeouts: { halfOpenMs: c.timeouts.halfOpenSeconds * 1000, establishedMs: c.timeouts.establishedSeconds * 1000, closingMs: c.timeouts.closingSeconds * 1000 },
-        },
-        ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
-        redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
-      });
+      const make = (): Engine<AgentHandshake, PeerIdentity> =>
+        createEngine({
+          agent,
+          table,
+          node: this.cfg.node,
+          name: this.cfg.node,
+          linkType: this.linkType,
+          redirect: portOpts.redirect ?? false,
+          conntrack: {
+            capacity: c.capacity,
+            halfOpenCap: Math.min(c.halfOpenMax, 65535),
+            halfOpenPerSource: c.halfOpenPerSource,
+            timeouts: { halfOpenMs: c.timeouts.halfOpenSeconds * 1000, establishedMs: c.timeouts.establishedSeconds * 1000, closingMs: c.timeouts.closingSeconds * 1000 },
+          },
+          ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
+          redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
+        });
+      this.engine = make();
+      this.twin = make();
       this.port = this.engine.currentPolicy as TablePolicyPort;
-      this.metrics.conntrackCapacity.set(this.engine.ct.capacity);
+      this.metrics.conntrackCapacity.set(this.engine.ct.capacity + this.twin.ct.capacity);
     } else {
       const port = new TablePolicyPort(table, portOpts);
       // Events before the swap are named by the old table.
       this.drainEvents(now, (rec) => this.pendingRecords.push(rec));
       const r = this.engine.setPolicy(port, now);
+      const r2 = this.twin?.setPolicy(port, now);
       this.port = port;
-      revoked = r.revoked;
+      revoked = r.revoked + (r2?.revoked ?? 0);
       // Events of the revocation: records now, and the kernel side of each revoked flow.
       const tuples: { s: string; d: string; sp: number; dp: number }[] = [];
       this.drainEvents(now, (rec, ev) => {
@@ -284,14 +291,8 @@ export class EngineCore implements EnforcerCore {
         ? createDatapath({ kind: 'nfqueue', workloadInterfaces: d.interfaces, queueBase: d.queueBase, failOpen: d.failOpen, table: d.table, log })
         : createDatapath({ kind: 'pcap', inside: d.inside, outside: d.outside, bufferSize: d.bufferSize, log });
     this.adapter.onStateChange(onState);
-    const handler: FrameHandler = (frame: Uint8Array, off: number, len: number, direction, out: FrameDecision) => {
-      const r = engine.process(frame, off, len, direction, Date.now());
-      out.verdict = r.verdict;
-      out.length = r.length;
-      out.authorized = r.authorized;
-      out.outbox = r.outbox;
-      out.outboxCount = r.outboxCount;
-    };
+    const twin = this.twin ?? engine;
+    const handler = createEngineHandler({ engine, twin, linkType: this.linkType, isLocal: (ip) => (this.port?.workloadOf(ip) ?? -1) >= 0 });
     await this.adapter.start(handler);
   }
 
@@ -337,10 +338,20 @@ export class EngineCore implements EnforcerCore {
   }
 
   /** Converts drained engine events to flow records (toFlowRecord, plus the local identity) and verdict metrics. */
-  private drainEvents(_now: number, emit: (rec: FlowRecord, ev: EngineEvent) => void): void {
-    const engine = this.engine;
+  private drainEvents(now: number, emit: (rec: FlowRecord, ev: EngineEvent) => void): void {
+    for (const e of this.engines()) this.drainOne(e, now, emit);
+  }
+
+  private engines(): Engine<AgentHandshake, PeerIdentity>[] {
+    const out: Engine<AgentHandshake, PeerIdentity>[] = [];
+    if (this.engine !== null) out.push(this.engine);
+    if (this.twin !== null) out.push(this.twin);
+    return out;
+  }
+
+  private drainOne(engine: Engine<AgentHandshake, PeerIdentity>, _now: number, emit: (rec: FlowRecord, ev: EngineEvent) => void): void {
     const port = this.port;
-    if (engine === null || port === null) return;
+    if (port === null) return;
     const m = this.metrics;
     engine.events.drain((ev) => {
       const direction = ev.localClient ? 'outbound' : 'inbound';
@@ -374,8 +385,7 @@ export class EngineCore implements EnforcerCore {
   }
 
   /** An interval record of an established flow, from its conntrack slot. */
-  private intervalRecord(s: number, now: number): FlowRecord {
-    const engine = this.engine as Engine<AgentHandshake, PeerIdentity>;
+  private intervalRecord(engine: Engine<AgentHandshake, PeerIdentity>, s: number, now: number): FlowRecord {
     const port = this.port as TablePolicyPort;
     const ct = engine.ct;
     const fl = ct.flags(s);
@@ -412,9 +422,8 @@ export class EngineCore implements EnforcerCore {
   }
 
   tick(now: number, emit: (rec: FlowRecord) => void): void {
-    const engine = this.engine;
-    if (engine === null) return;
-    engine.tick(now);
+    if (this.engine === null) return;
+    for (const e of this.engines()) e.tick(now);
     this.agent?.maintain(now);
     for (const r of this.pendingRecords.splice(0)) emit(r);
     this.drainEvents(now, (rec) => emit(rec));
@@ -422,36 +431,41 @@ export class EngineCore implements EnforcerCore {
     const intervalMs = this.cfg.flowLog.intervalSeconds * 1000;
     if (now - this.lastInterval >= intervalMs) {
       this.lastInterval = now;
-      const ct = engine.ct;
-      for (let s = 0; s < ct.slots; s++) {
-        if (ct.state(s) !== CtState.ESTABLISHED) continue;
-        const fl = ct.flags(s);
-        if ((fl & CtFlag.AUTHORIZED) === 0 || now - ct.created(s) < intervalMs) continue;
-        emit(this.intervalRecord(s, now));
+      for (const engine of this.engines()) {
+        const ct = engine.ct;
+        for (let s = 0; s < ct.slots; s++) {
+          if (ct.state(s) !== CtState.ESTABLISHED) continue;
+          const fl = ct.flags(s);
+          if ((fl & CtFlag.AUTHORIZED) === 0 || now - ct.created(s) < intervalMs) continue;
+          emit(this.intervalRecord(engine, s, now));
+        }
       }
     }
-    this.sampleMetrics();
+    this.sampleMetrics(now);
   }
 
   private sampleMetrics(now = Date.now()): void {
-    const engine = this.engine;
-    if (engine === null) return;
+    const engines = this.engines();
+    if (engines.length === 0) return;
     const m = this.metrics;
-    const ct = engine.ct;
     const L = this.limits;
-    L.observe('conntrack table full', ct.stats.tableFull, now, 'new flows are refused with reason table-full; established flows are untouched', 'syngate_conntrack_insert_failures_total{reason="table-full"}');
-    L.observe('half-open budget', ct.stats.halfOpenTotal + ct.stats.halfOpenPerSource, now, 'new handshakes beyond the total or per-source half-open cap are refused (half-open-limit)', 'syngate_conntrack_insert_failures_total{reason="half-open-limit"}');
-    L.observe('engine event ring', engine.events.overwritten, now, 'the oldest verdict events are overwritten before the flow log reads them; their records are lost', 'syngate_flowlog_dropped_records_total{reason="event-overflow"}');
-    this.sync.sync('ev-over', m.flowlogDropped, { reason: 'event-overflow' }, engine.events.overwritten);
-    m.conntrackEntries.set(ct.size);
-    m.conntrackHalfOpen.set(ct.halfOpen);
-    this.sync.sync('ct-full', m.conntrackInsertFailures, { reason: 'table-full' }, ct.stats.tableFull);
-    this.sync.sync('ct-ho', m.conntrackInsertFailures, { reason: 'half-open-limit' }, ct.stats.halfOpenTotal + ct.stats.halfOpenPerSource);
-    this.sync.sync('ct-lazy', m.conntrackEvictions, { reason: 'expired-lazy' }, ct.stats.expiredLazy);
-    const snap = engine.counterSnapshot();
-    for (const [k, v] of Object.entries(snap)) this.sync.sync(`e-${k}`, m.engineCounters, { counter: k }, v);
-    for (let r = 0; r < engine.rejects.length; r++) {
-      const v = engine.rejects[r] ?? 0;
+    const sum = (f: (e: Engine<AgentHandshake, PeerIdentity>) => number): number => engines.reduce((n, e) => n + f(e), 0);
+    const tableFull = sum((e) => e.ct.stats.tableFull);
+    const halfOpen = sum((e) => e.ct.stats.halfOpenTotal + e.ct.stats.halfOpenPerSource);
+    const overwritten = sum((e) => e.events.overwritten);
+    L.observe('conntrack table full', tableFull, now, 'new flows are refused with reason table-full; established flows are untouched', 'syngate_conntrack_insert_failures_total{reason="table-full"}');
+    L.observe('half-open budget', halfOpen, now, 'new handshakes beyond the total or per-source half-open cap are refused (half-open-limit)', 'syngate_conntrack_insert_failures_total{reason="half-open-limit"}');
+    L.observe('engine event ring', overwritten, now, 'the oldest verdict events are overwritten before the flow log reads them; their records are lost', 'syngate_flowlog_dropped_records_total{reason="event-overflow"}');
+    this.sync.sync('ev-over', m.flowlogDropped, { reason: 'event-overflow' }, overwritten);
+    m.conntrackEntries.set(sum((e) => e.ct.size));
+    m.conntrackHalfOpen.set(sum((e) => e.ct.halfOpen));
+    this.sync.sync('ct-full', m.conntrackInsertFailures, { reason: 'table-full' }, tableFull);
+    this.sync.sync('ct-ho', m.conntrackInsertFailures, { reason: 'half-open-limit' }, halfOpen);
+    this.sync.sync('ct-lazy', m.conntrackEvictions, { reason: 'expired-lazy' }, sum((e) => e.ct.stats.expiredLazy));
+    const snaps = engines.map((e) => e.counterSnapshot());
+    for (const k of Object.keys(snaps[0] ?? {})) this.sync.sync(`e-${k}`, m.engineCounters, { counter: k }, snaps.reduce((n, x) => n + (x[k] ?? 0), 0));
+    for (let r = 0; r < 256; r++) {
+      const v = sum((e) => e.rejects[r] ?? 0);
       if (v > 0) this.sync.sync(`r-${r}`, m.engineRejects, { reason: reasonLabel(r) }, v);
     }
     const st = this.agent?.stats;
