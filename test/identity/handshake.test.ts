@@ -479,3 +479,40 @@ describe('established flows', () => {
     expect(reasonLabel(w.serverNode.recheckPeer(peer, T0))).toBe('stale-cache');
   });
 });
+
+describe('upkeep and limits', () => {
+  it('maintain() rotates keys after rotateAfterSec and retires them after their document expires', () => {
+    const w = world({ rotateAfterSec: 600, docTtlSec: 1200 });
+    expect(handshake(w).result).toBe('ok');
+    const first = w.server.current;
+    w.serverNode.maintain(T0 + 601_000);
+    expect(w.server.current).not.toBe(first);
+    expect(w.server.keys).toContain(first);
+    // The client still holds the old server document: the old key answers (grace).
+    expect(handshake(w, T0 + 602_000).result).toBe('ok');
+    // Past the old document's expiry (+ skew) the old key is gone.
+    const later = T0 + (1200 + w.serverNode.config.clockSkewSec + 5) * 1000;
+    w.serverNode.maintain(later);
+    expect(w.server.keys).not.toContain(first);
+    expect(w.server.keys.length).toBeGreaterThanOrEqual(1);
+    expect(handshake(w, later).result).toBe('ok');
+  });
+
+  it('a client stops using a server document when it expires, before the server retires its key', () => {
+    const w = world({ rotateAfterSec: 60, docTtlSec: 120, clockSkewSec: 5 });
+    expect(handshake(w).result).toBe('ok');
+    w.serverNode.rotateWorkload(w.server, T0 + 1000);
+    const t = T0 + 130_000; // past the first document's expiry + skew: its key is retired
+    w.serverNode.maintain(t);
+    const ex = handshake(w, t);
+    expect(ex.chs.cold).toBe(true); // the hint expired with the document: no stale-cache round
+    expect(ex.result).toBe('ok');
+  });
+
+  it('labels that would push the SYN past 600 bytes are refused at registration', () => {
+    const w = world();
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) labels[`label-${i}`] = 'x'.repeat(20);
+    expect(() => w.clientNode.registerWorkload({ spiffeId: 'spiffe://cluster.local/ns/a/sa/big', labels }, T0)).toThrow(/600/);
+  });
+});
