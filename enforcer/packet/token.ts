@@ -12,7 +12,9 @@
 //    a wrong checksum still has a wrong one afterwards, and stripToken(insertToken(p)) === p byte
 //    for byte for every packet whose checksum fields are not 0xffff (no valid IPv4/TCP header
 //    has that value). An Ethernet trailer (minimum-frame padding) is dropped by insertToken.
-//  - sequence numbers are never touched.
+//  - sequence numbers are never touched;
+//  - stripToken leaves the token bytes where they were (past the new frame end), so offsets saved
+//    from findMarker stay valid until the buffer is reused.
 import {
   IPV4_MAX_TOTAL_LEN,
   IPV4_OFF_CSUM,

@@ -99,6 +99,30 @@ describe('token carriage', () => {
     expect(buf.slice(0, len)).toEqual(orig);
   });
 
+  it('works on an 802.1Q-tagged frame and keeps the token bytes in place past the stripped frame', () => {
+    const { buf: plain, len: plen } = frame(synSpec());
+    const buf = new Uint8Array(plen + 4 + FRAME_HEADROOM);
+    buf.set(plain.subarray(0, 12));
+    buf.set([0x81, 0x00, 0x00, 0x07], 12);
+    buf.set(plain.subarray(12, plen), 16);
+    const len = plen + 4;
+    const orig = buf.slice(0, len);
+    const v = new PacketView();
+    expect(parseFrame(buf, 0, len, LinkType.ETHERNET, v)).toBe(ParseStatus.OK);
+    expect(v.vlanId).toBe(7);
+    const token = Uint8Array.from({ length: 40 }, (_, i) => 200 - i);
+    expect(insertToken(buf, v, token, 0, token.length, 1500)).toBe(len + 48);
+    expect(verifyIpv4Checksum(v) && verifyTcpChecksum(v)).toBe(true);
+    expect(findMarker(v)).toBe(Marker.TOKEN);
+    const { tokenOff, tokenLen } = v;
+    expect(stripToken(buf, v)).toBe(len);
+    expect(buf.slice(0, len)).toEqual(orig);
+    // Documented: stripping does not touch the token bytes, so offsets saved from findMarker stay
+    // valid (past the new frame end) until the buffer is reused.
+    expect(tokenOff).toBeGreaterThanOrEqual(len);
+    expect(buf.slice(tokenOff, tokenOff + tokenLen)).toEqual(token);
+  });
+
   it('refuses payload, full options, MTU, marked packets and RSTs', () => {
     const v = new PacketView();
     const tok = new Uint8Array(100);
