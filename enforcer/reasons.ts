@@ -24,7 +24,8 @@ export const Reason = {
   PEER_REJECT: 17,
   UNKNOWN_WORKLOAD: 18,
   /** A warm token named cached state (a document id or a key) the receiver no longer holds:
-   *  drop silently (no RST); the sender's retransmission carries a cold token. */
+   *  the SYN is dropped, a reject for it never reaches the client application, and the
+   *  retransmitted SYN carries a cold token. */
   STALE_CACHE: 19,
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
