@@ -269,7 +269,13 @@ export class Simulation {
     return { ok, tuple, conn, note };
   }
 
-  private verdictFor(tuple: Tuple, events: readonly SimEvent[], appOk: boolean): { verdict: 'allow' | 'deny'; reason: string; rule: string } {
+  /**
+   * The verdict of one connection from its enforcers' events. `appOk`: the applications completed
+   * their exchange (null for a lone injected SYN, judged by the server enforcer's decision alone).
+   * In audit mode traffic flows, so the verdict is allow; the reason then names what the enforcer
+   * would have denied (the audited reason), `ok` when it would have allowed.
+   */
+  private verdictFor(tuple: Tuple, events: readonly SimEvent[], appOk: boolean | null): { verdict: 'allow' | 'deny'; reason: string; rule: string } {
     const mine = events.filter((e) => e.saddr === tuple.saddr && e.sport === tuple.sport && e.daddr === tuple.daddr && e.dport === tuple.dport);
     const denyServer = mine.find((e) => !e.localClient && (e.kind === 'decision' || e.kind === 'timeout') && e.verdict === 'deny');
     const denyClient = mine.find((e) => e.localClient && (e.kind === 'decision' || e.kind === 'peer-reject' || e.kind === 'timeout') && e.verdict === 'deny');
@@ -277,8 +283,10 @@ export class Simulation {
     if (deny !== undefined) return { verdict: 'deny', reason: reasonLabel(deny.reason === Reason.OK ? Reason.INTERNAL : deny.reason), rule: deny.rule };
     const allowServer = mine.find((e) => !e.localClient && e.kind === 'decision');
     const allowClient = mine.find((e) => e.localClient && e.kind === 'decision');
-    const rule = allowServer?.rule ?? allowClient?.rule ?? '';
-    if (appOk) return { verdict: 'allow', reason: 'ok', rule };
+    const rule = allowServer?.rule ?? allowClient?.rule ?? 'none';
+    const audited = mine.find((e) => e.kind === 'decision' && e.verdict === 'audit' && e.reason !== Reason.OK);
+    const reason = audited === undefined ? 'ok' : reasonLabel(audited.reason);
+    if (appOk === true || (appOk === null && allowServer !== undefined)) return { verdict: 'allow', reason, rule: audited?.rule ?? rule };
     return { verdict: 'deny', reason: 'timeout', rule };
   }
 
@@ -340,7 +348,7 @@ export class Simulation {
         this.wire.inject(cap.frame, 'network');
         this.drive();
         const tuple = { saddr: p?.srcIp ?? 0, sport: p?.srcPort ?? 0, daddr: p?.dstIp ?? 0, dport: p?.dstPort ?? 0 };
-        res = this.verdictFor(tuple, this.collect(), false);
+        res = this.verdictFor(tuple, this.collect(), null);
       }
     } else if (attack === 'spoofed-ip') {
       const victim = this.victimOf(t);
@@ -370,7 +378,7 @@ export class Simulation {
         });
         this.wire.inject(frame, 'network', this.host(from.id));
         this.drive();
-        res = this.verdictFor({ saddr: p.srcIp, sport, daddr: p.dstIp, dport: p.dstPort }, this.collect(), false);
+        res = this.verdictFor({ saddr: p.srcIp, sport, daddr: p.dstIp, dport: p.dstPort }, this.collect(), null);
       }
     } else {
       // tamper: flip one byte of the victim's SYN token in flight (seeded choice among the last 16

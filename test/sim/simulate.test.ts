@@ -198,3 +198,39 @@ describe.skipIf(!existsSync(new URL('../../dist/enforcer/cli/main.js', import.me
     }
   });
 });
+
+describe('modes and progress', () => {
+  it('audit mode lets everything through and names what enforce mode would have denied', async () => {
+    const text = readFileSync('examples/attacks/scenario.yaml', 'utf8').replace(/^mode: enforce$/m, 'mode: audit');
+    const s = parseScenario(text, 'examples/attacks/audit.yaml', join(process.cwd(), 'examples/attacks'));
+    const r = await runScenario(s, buildScenarioPolicy(s), { cluster: createCluster });
+    expect(r.connections.every((c) => c.verdict === 'allow')).toBe(true);
+    const byAttack = new Map(r.connections.map((c) => [c.attack ?? (c.from === 'prod/batch' ? 'policy' : 'legit'), c.reason]));
+    expect(Object.fromEntries(byAttack)).toEqual({
+      legit: 'ok',
+      policy: 'policy',
+      'no-token': 'no-token',
+      'forged-token': 'untrusted-issuer',
+      replay: 'replay',
+      'stolen-credential': 'bad-signature',
+      expired: 'expired',
+      tamper: 'bad-mac',
+      'spoofed-ip': 'binding-mismatch',
+    });
+  });
+
+  it('non-TTY progress prints a line per 10 % for runs of 1,000+ connections', async () => {
+    const { progressReporter } = await import('../../enforcer/cli/commands/simulate.js');
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const p = progressReporter(stream, true);
+    for (let i = 1; i <= 2000; i++) p.update(i, 2000);
+    p.end();
+    expect(lines).toHaveLength(10);
+    expect(lines[9]).toMatch(/^simulate: 100% \(2000\/2000 connections, [\d.]+s\)\n$/);
+    const few: string[] = [];
+    const q = progressReporter({ isTTY: false, write: (s: string) => few.push(s) } as unknown as NodeJS.WriteStream, true);
+    for (let i = 1; i <= 10; i++) q.update(i, 10);
+    expect(few).toHaveLength(0);
+  });
+});
