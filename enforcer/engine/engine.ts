@@ -374,7 +374,10 @@ export class Engine<H = unknown, P = unknown> {
     const doff = (b[l4 + 12]! >>> 4) << 2;
     if (doff < 20 || ihl + doff > tot) return false;
     if ((b[l4 + 13]! & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) !== 0) return false;
-    if (doff > 20 && hasSyngateOption(b, l4 + 20, l4 + doff)) return false;
+    // Only INBOUND segments are scanned for a syngate marker: token bytes must never reach a local
+    // application. An OUTBOUND marker comes from a local application and the receiving enforcer
+    // drops it (a marker on an established flow is never delivered there).
+    if (doff > 20 && dir === Direction.INBOUND && hasSyngateOption(b, l4 + 20, l4 + doff)) return false;
     const saddr = ((b[l3 + 12]! << 24) | (b[l3 + 13]! << 16) | (b[l3 + 14]! << 8) | b[l3 + 15]!) >>> 0;
     const daddr = ((b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!) >>> 0;
     const sport = (b[l4]! << 8) | b[l4 + 1]!;
