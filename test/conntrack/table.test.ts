@@ -126,6 +126,13 @@ describe('conntrack table', () => {
     }
   });
 
+  it('rebuilds a wall-clock start time from the 32-bit created stamp', () => {
+    const t = new ConntrackTable({ capacity: 4, seed: 1 });
+    const start = 1_763_900_000_123;
+    const s = t.insert(A, B, 1, 2, CtState.ESTABLISHED, 0, start);
+    expect(t.startTime(s, start + 90_000)).toBe(start);
+  });
+
   it('prints flags with unknown bits visible', () => {
     expect(formatFlags(0)).toBe('0');
     expect(formatFlags(CtFlag.AUTHORIZED | CtFlag.REDIRECTED)).toBe('AUTHORIZED|REDIRECTED');
