@@ -187,7 +187,7 @@ interface RunPlan {
 
 export function planFor(quick: boolean): RunPlan {
   // Quick (CI smoke) mode skips the harness warm-up call: domain BenchFns warm their own loops.
-  return quick ? { warmups: 0, reps: 2, budgetMs: 8_000 } : { warmups: 1, reps: 5, budgetMs: 90_000 };
+  return quick ? { warmups: 0, reps: 2, budgetMs: 8_000 } : { warmups: 1, reps: 5, budgetMs: 60_000 };
 }
 
 /** Runs one BenchFn: warm-up call(s), then repetitions until `reps` or the time budget; aggregates by metric name. */
@@ -509,8 +509,9 @@ export function compareReports(now: SuiteReport, saved: SuiteReport): Comparison
   return out;
 }
 
-export function comparisonText(suite: string, savedPath: string, cmp: readonly Comparison[]): string {
+export function comparisonText(suite: string, savedPath: string, cmp: readonly Comparison[], load?: { saved: number; now: number }): string {
   const out = [`== ${suite} compared with ${savedPath} (speedup > 1 = better now)`];
+  if (load) out.push(`   1-minute load average: saved run ${load.saved}, this run ${load.now}${Math.abs(load.now - load.saved) > 1 ? '  (different load: treat absolute changes with care, prefer ratios)' : ''}`);
   const head = ['metric', 'saved', 'now', 'unit', 'now/saved', 'speedup'];
   const body = cmp.map((c) => [c.name, fmtValue(c.saved), fmtValue(c.now), c.unit, c.change.toFixed(3), `${c.speedup.toFixed(3)}×${c.speedup < 0.9 ? '  (slower)' : c.speedup > 1.1 ? '  (faster)' : ''}`]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));

@@ -5,6 +5,10 @@
 //    `npm test` (test/fuzz/params.ts switches them to time-limited mode);
 //  - phase 1 counts the properties (each run once), phase 2 gives each property an equal share of
 //    N minutes (SYNGATE_FUZZ_SHARE_MS), so the whole run takes about N minutes;
+//  - a property runs synchronously for its whole share, and vitest's worker RPC times out after
+//    60 s without an event-loop turn; so the share is split into passes such that one file's
+//    properties never hold the worker longer than ~40 s in a row; every pass draws new seeds and
+//    the executions of all passes are summed;
 //  - prints a progress line at least every 30 s and, at the end, the executions per property;
 //    exits 1 if any property failed (its counterexample and seed are in vitest's output above),
 //    2 on bad usage.
@@ -106,8 +110,15 @@ const count = Math.max(1, discovered.length);
 const totalMs = minutes * 60_000;
 // Leave ~5% for vitest start-up and per-file overhead.
 const shareMs = Math.max(1000, Math.floor((totalMs * 0.95) / count));
+const perFile = new Map();
+for (const d of discovered) perFile.set(d.file, (perFile.get(d.file) ?? 0) + 1);
+const maxPerFile = Math.max(1, ...perFile.values());
+const passes = Math.max(1, Math.ceil((shareMs * maxPerFile) / 40_000));
+const passShareMs = Math.max(500, Math.floor(shareMs / passes));
 process.stdout.write(
-  `fuzz: ${discovered.length} properties using fuzzParams(); ${minutes} min total -> ${(shareMs / 1000).toFixed(1)} s each\n`,
+  `fuzz: ${discovered.length} properties using fuzzParams(); ${minutes} min total -> ${(shareMs / 1000).toFixed(1)} s each` +
+    (passes > 1 ? ` in ${passes} passes of ${(passShareMs / 1000).toFixed(1)} s (at most ${maxPerFile} properties per file)` : '') +
+    '\n',
 );
 
 // Phase 2: the long run.
@@ -117,21 +128,42 @@ const progress = () => {
   const st = readStats(statsDir);
   const execs = st.reduce((a, s) => a + s.numRuns, 0);
   process.stdout.write(
-    `fuzz: [${fmtTime(Date.now() - t0)} / ~${fmtTime(totalMs)}] ${st.length}/${count} properties done, ${execs.toLocaleString('en-US')} executions so far\n`,
+    `fuzz: [${fmtTime(Date.now() - t0)} / ~${fmtTime(totalMs)}] ${st.length}/${count * passes} property runs done, ${execs.toLocaleString('en-US')} executions so far\n`,
   );
 };
-const res = await runVitest(
-  {
-    SYNGATE_FUZZ_MINUTES: String(minutes),
-    SYNGATE_FUZZ_SHARE_MS: String(shareMs),
-    SYNGATE_FUZZ_STATS_DIR: statsDir,
-  },
-  // One test may hold several properties; never let vitest cut a property short.
-  shareMs * count + 120_000,
-  progress,
-  false,
-);
-const stats = readStats(statsDir).sort((a, b) => (a.file + a.name).localeCompare(b.file + b.name));
+const res = { code: 0 };
+for (let pass = 1; pass <= passes; pass++) {
+  if (passes > 1) process.stdout.write(`fuzz: pass ${pass}/${passes}\n`);
+  const r = await runVitest(
+    {
+      SYNGATE_FUZZ_MINUTES: String(minutes),
+      SYNGATE_FUZZ_SHARE_MS: String(passShareMs),
+      SYNGATE_FUZZ_STATS_DIR: statsDir,
+    },
+    // One test may hold several properties; never let vitest cut a property short.
+    passShareMs * count + 120_000,
+    progress,
+    false,
+  );
+  if (r.code !== 0) res.code = r.code;
+  if (r.code !== 0 && readStats(statsDir).some((x) => x.failed)) break;
+}
+const raw = readStats(statsDir);
+// Sum the passes per property.
+const merged = new Map();
+for (const x of raw) {
+  const k = `${x.file}\u0000${x.name}`;
+  const m = merged.get(k);
+  if (!m) merged.set(k, { ...x });
+  else {
+    m.numRuns += x.numRuns;
+    m.numSkips += x.numSkips;
+    m.ms += x.ms;
+    m.failed = m.failed || x.failed;
+    if (x.failed) m.seed = x.seed;
+  }
+}
+const stats = [...merged.values()].sort((a, b) => (a.file + a.name).localeCompare(b.file + b.name));
 rmSync(statsDir, { recursive: true, force: true });
 
 const w = Math.min(90, Math.max(8, ...stats.map((s) => s.name.length)));

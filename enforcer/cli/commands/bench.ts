@@ -35,7 +35,7 @@ export function registerBench(program: Command, setStatus: SetStatus): void {
         if (o.compare !== undefined) {
           const saved = h.loadSaved(o.compare, s);
           if (!saved) log(`compare: no saved "${s}" results in ${o.compare}`);
-          else log(h.comparisonText(s, o.compare, h.compareReports(r, saved)));
+          else log(h.comparisonText(s, o.compare, h.compareReports(r, saved), { saved: saved.machine.loadavg1m, now: r.machine.loadavg1m }));
         }
       }
       if (reports.length > 1 || suite === 'live') {
