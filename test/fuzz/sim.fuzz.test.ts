@@ -79,6 +79,36 @@ describe('scenario loader fuzz', () => {
     );
   });
 
+  it('mutated scenarios that load either build their cluster policy or fail with SYNGATE_SIM_SETUP', async () => {
+    const { buildScenarioPolicy } = await import('../../enforcer/sim/setup.js');
+    const mutation = fc.record({
+      base: fc.constantFrom(['examples/bookinfo', BOOKINFO] as const, ['examples/attacks', ATTACKS] as const),
+      edits: fc.array(fc.record({ at: fc.nat(), del: fc.nat({ max: 4 }), ins: fc.constantFrom('x', '9', '-', '"', ' ', 'ALLOW', 'DENY', '*', '/', 'ns/') }), { minLength: 1, maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(mutation, ({ base, edits }) => {
+        let t = base[1];
+        for (const e of edits) {
+          const at = e.at % (t.length + 1);
+          t = t.slice(0, at) + e.ins + t.slice(at + e.del);
+        }
+        let s: ReturnType<typeof parseScenario>;
+        try {
+          s = parseScenario(t, 'fuzz.yaml', base[0]);
+        } catch (e) {
+          if (!isSyngateError(e, 'SYNGATE_SIM_SCENARIO')) throw e;
+          return;
+        }
+        try {
+          buildScenarioPolicy(s);
+        } catch (e) {
+          if (!isSyngateError(e, 'SYNGATE_SIM_SETUP')) throw e;
+        }
+      }),
+      fuzzParams(0.2),
+    );
+  });
+
   it('generated scenarios load and assign unique deterministic addresses', () => {
     const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/);
     const gen = fc.record({
