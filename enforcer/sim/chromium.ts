@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 export function findChromium(): string | null {
-  const env = process.env['SYNGATE_CHROMIUM'];
+  const env = process.env['CHROMIUM_PATH'];
   if (env !== undefined && env !== '' && existsSync(env)) return env;
   for (const c of CHROMIUM_CANDIDATES) if (existsSync(c)) return c;
   return null;
@@ -26,7 +26,7 @@ export interface ChromiumRun {
 
 function runChromium(args: string[], timeoutMs: number): Promise<ChromiumRun> {
   const bin = findChromium();
-  if (bin === null) return Promise.resolve({ ok: false, stdout: '', error: 'chromium not found (set SYNGATE_CHROMIUM or install Debian\'s chromium)' });
+  if (bin === null) return Promise.resolve({ ok: false, stdout: '', error: 'chromium not found (set CHROMIUM_PATH or install Debian\'s chromium)' });
   const profile = mkdtempSync(join(tmpdir(), 'syngate-chromium-'));
   const base = [
     '--headless',
