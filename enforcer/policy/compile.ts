@@ -120,6 +120,8 @@ interface RowCtx {
 
 interface PolicyRef {
   policy: Policy;
+  /** Authz policies: the rules in fixed-shape compiled form (same order as policy.rules). */
+  crules: CRule[];
   /** Table rule index of rules[0] (Authz) or ingress[0] (NetworkPolicy). */
   first: number;
   /** NetworkPolicy: table rule index of egress[0]. */
@@ -525,10 +527,11 @@ export class PolicyTable {
         const p = ref.policy as AuthzPolicy;
         if (p.action === 'ALLOW') l.hasAllow = true;
         const action = ACTION_CODE[p.action];
-        for (let i = 0; i < p.rules.length; i++) {
-          const rule = p.rules[i];
+        const crules = ref.crules;
+        for (let i = 0; i < crules.length; i++) {
+          const rule = crules[i];
           if (rule === undefined) continue;
-          const set = authzRuleSet(p, rule, w, info, peerIp);
+          const set = cruleSet(rule, w, info, peerIp);
           if (set.length > 0) l.entries.push({ action, rule: ref.first + i, set });
         }
       }
@@ -738,21 +741,21 @@ function anySa(info: IdentityInfo, list: readonly { ns: string; sa: string }[]):
   return false;
 }
 
-function peerMatches(spec: PeerSpec, info: IdentityInfo, ip: number): boolean {
+function peerMatches(spec: CPeer, info: IdentityInfo, ip: number): boolean {
   const auth = info.authenticated;
-  if (spec.principals !== undefined && !anyStr(auth, spec.principals, info.principal)) return false;
-  if (spec.notPrincipals !== undefined && anyStr(auth, spec.notPrincipals, info.principal)) return false;
-  if (spec.namespaces !== undefined && !anyStr(auth, spec.namespaces, info.namespace)) return false;
-  if (spec.notNamespaces !== undefined && anyStr(auth, spec.notNamespaces, info.namespace)) return false;
-  if (spec.serviceAccounts !== undefined && !anySa(info, spec.serviceAccounts)) return false;
-  if (spec.notServiceAccounts !== undefined && anySa(info, spec.notServiceAccounts)) return false;
-  if (spec.ipBlocks !== undefined && !anyCidr(spec.ipBlocks, ip)) return false;
-  if (spec.notIpBlocks !== undefined && anyCidr(spec.notIpBlocks, ip)) return false;
-  if (spec.labels !== undefined) {
+  if (spec.principals !== null && !anyStr(auth, spec.principals, info.principal)) return false;
+  if (spec.notPrincipals !== null && anyStr(auth, spec.notPrincipals, info.principal)) return false;
+  if (spec.namespaces !== null && !anyStr(auth, spec.namespaces, info.namespace)) return false;
+  if (spec.notNamespaces !== null && anyStr(auth, spec.notNamespaces, info.namespace)) return false;
+  if (spec.serviceAccounts !== null && !anySa(info, spec.serviceAccounts)) return false;
+  if (spec.notServiceAccounts !== null && anySa(info, spec.notServiceAccounts)) return false;
+  if (spec.ipBlocks !== null && !anyCidr(spec.ipBlocks, ip)) return false;
+  if (spec.notIpBlocks !== null && anyCidr(spec.notIpBlocks, ip)) return false;
+  if (spec.labels !== null) {
     if (!auth) return false;
     for (const e of spec.labels) if (!labelExprMatches(e, info.labels)) return false;
   }
-  if (spec.networks !== undefined && (auth || !anyCidr(spec.networks, ip))) return false;
+  if (spec.networks !== null && (auth || !anyCidr(spec.networks, ip))) return false;
   return true;
 }
 
@@ -769,55 +772,135 @@ function operationSet(op: OperationSpec | undefined): IntervalSet {
   return s;
 }
 
-/** The TCP port set on which an Istio-shaped rule matches this (workload, peer), or EMPTY. */
-function authzRuleSet(p: AuthzPolicy, rule: AuthzRule, w: Workload, info: IdentityInfo, ip: number): IntervalSet {
-  // ztunnel: an ALLOW rule that needs L7 attributes can never be satisfied at L4.
-  if (rule.l7 && p.action === 'ALLOW') return EMPTY;
-  if (rule.from !== undefined) {
+// Compiled, fixed-shape forms of the Istio-shaped model. Row building walks thousands of these;
+// giving every rule, peer and condition one hidden class keeps those property loads monomorphic.
+// Absent lists are null; port sets are precomputed intervals (they do not depend on the peer).
+
+interface CPeer {
+  principals: StringMatch[] | null;
+  notPrincipals: StringMatch[] | null;
+  namespaces: StringMatch[] | null;
+  notNamespaces: StringMatch[] | null;
+  serviceAccounts: { ns: string; sa: string }[] | null;
+  notServiceAccounts: { ns: string; sa: string }[] | null;
+  ipBlocks: Cidr[] | null;
+  notIpBlocks: Cidr[] | null;
+  labels: LabelExpr[] | null;
+  networks: Cidr[] | null;
+}
+
+const enum CondKind {
+  SRC_IP = 0,
+  DST_IP = 1,
+  SRC_NS = 2,
+  SRC_PRINCIPAL = 3,
+}
+
+interface CCond {
+  kind: CondKind;
+  cidrs: Cidr[] | null;
+  notCidrs: Cidr[] | null;
+  strs: StringMatch[] | null;
+  notStrs: StringMatch[] | null;
+}
+
+interface CTo {
+  /** Native Egress: the destination peer; null = any. */
+  dest: CPeer | null;
+  ports: IntervalSet;
+}
+
+interface CRule {
+  /** An ALLOW rule that needs L7 attributes: never matches. */
+  never: boolean;
+  /** null = any peer; an entry null = a from element without source (any peer). */
+  from: (CPeer | null)[] | null;
+  /** null = any operation (all TCP ports). */
+  to: CTo[] | null;
+  conds: CCond[];
+  /** Intersection of the destination.port conditions (TCP_ALL when none). */
+  whenPorts: IntervalSet;
+}
+
+function cpeer(p: PeerSpec): CPeer {
+  return {
+    principals: p.principals ?? null, notPrincipals: p.notPrincipals ?? null, namespaces: p.namespaces ?? null,
+    notNamespaces: p.notNamespaces ?? null, serviceAccounts: p.serviceAccounts ?? null,
+    notServiceAccounts: p.notServiceAccounts ?? null, ipBlocks: p.ipBlocks ?? null, notIpBlocks: p.notIpBlocks ?? null,
+    labels: p.labels ?? null, networks: p.networks ?? null,
+  };
+}
+
+function crule(p: AuthzPolicy, rule: AuthzRule): CRule {
+  // ztunnel: an ALLOW rule that needs L7 attributes can never be satisfied at L4. DENY/AUDIT rules
+  // drop their L7 parts (the L7 source fields and conditions are not in the model; see parse.ts).
+  const never = rule.l7 && p.action === 'ALLOW';
+  const conds: CCond[] = [];
+  let whenPorts = TCP_ALL;
+  for (const c of rule.when ?? []) {
+    if (c.l7) continue;
+    switch (c.key) {
+      case 'source.ip':
+      case 'destination.ip':
+        conds.push({ kind: c.key === 'source.ip' ? CondKind.SRC_IP : CondKind.DST_IP, cidrs: c.values ?? null, notCidrs: c.notValues ?? null, strs: null, notStrs: null });
+        break;
+      case 'source.namespace':
+      case 'source.principal':
+        conds.push({ kind: c.key === 'source.namespace' ? CondKind.SRC_NS : CondKind.SRC_PRINCIPAL, cidrs: null, notCidrs: null, strs: c.values ?? null, notStrs: c.notValues ?? null });
+        break;
+      case 'destination.port':
+        if (c.values !== undefined) whenPorts = intersect(whenPorts, tcpSet(c.values));
+        if (c.notValues !== undefined) whenPorts = subtract(whenPorts, tcpSet(c.notValues));
+        break;
+    }
+  }
+  return {
+    never,
+    from: rule.from === undefined ? null : rule.from.map((f) => (f.source === undefined ? null : cpeer(f.source))),
+    to: rule.to === undefined ? null : rule.to.map((t) => ({ dest: t.destination === undefined ? null : cpeer(t.destination), ports: operationSet(t.operation) })),
+    conds,
+    whenPorts,
+  };
+}
+
+/** The TCP port set on which a compiled Istio-shaped rule matches this (workload, peer), or EMPTY. */
+function cruleSet(rule: CRule, w: Workload, info: IdentityInfo, ip: number): IntervalSet {
+  if (rule.never) return EMPTY;
+  const from = rule.from;
+  if (from !== null) {
     let hit = false;
-    for (const f of rule.from) {
-      if (f.source === undefined || peerMatches(f.source, info, ip)) {
+    for (let i = 0; i < from.length; i++) {
+      const f = from[i];
+      if (f === null || f === undefined || peerMatches(f, info, ip)) {
         hit = true;
         break;
       }
     }
     if (!hit) return EMPTY;
   }
-  let ports = TCP_ALL;
-  for (const c of rule.when ?? []) {
-    if (c.l7) continue; // DENY/AUDIT: the L7 part is dropped, the L4 part decides.
-    switch (c.key) {
-      case 'source.ip':
-      case 'destination.ip': {
-        const v = c.key === 'source.ip' ? ip : w.ipU32;
-        if (c.values !== undefined && !anyCidr(c.values, v)) return EMPTY;
-        if (c.notValues !== undefined && anyCidr(c.notValues, v)) return EMPTY;
-        break;
-      }
-      case 'source.namespace':
-      case 'source.principal': {
-        const v = c.key === 'source.namespace' ? info.namespace : info.principal;
-        const m = (list: readonly StringMatch[]): boolean => info.authenticated && list.some((x) => stringMatches(x, v));
-        if (c.values !== undefined && !m(c.values)) return EMPTY;
-        if (c.notValues !== undefined && m(c.notValues)) return EMPTY;
-        break;
-      }
-      case 'destination.port':
-        if (c.values !== undefined) ports = intersect(ports, tcpSet(c.values));
-        if (c.notValues !== undefined) ports = subtract(ports, tcpSet(c.notValues));
-        break;
+  const conds = rule.conds;
+  for (let i = 0; i < conds.length; i++) {
+    const c = conds[i];
+    if (c === undefined) continue;
+    if (c.kind === CondKind.SRC_IP || c.kind === CondKind.DST_IP) {
+      const v = c.kind === CondKind.SRC_IP ? ip : w.ipU32;
+      if (c.cidrs !== null && !anyCidr(c.cidrs, v)) return EMPTY;
+      if (c.notCidrs !== null && anyCidr(c.notCidrs, v)) return EMPTY;
+    } else {
+      const v = c.kind === CondKind.SRC_NS ? info.namespace : info.principal;
+      if (c.strs !== null && !anyStr(info.authenticated, c.strs, v)) return EMPTY;
+      if (c.notStrs !== null && anyStr(info.authenticated, c.notStrs, v)) return EMPTY;
     }
   }
-  let to: IntervalSet;
-  if (rule.to === undefined) to = TCP_ALL;
-  else {
-    to = EMPTY;
-    for (const t of rule.to) {
-      if (t.destination !== undefined && !peerMatches(t.destination, info, ip)) continue;
-      to = union(to, operationSet(t.operation));
-    }
+  const to = rule.to;
+  if (to === null) return rule.whenPorts;
+  let set = EMPTY;
+  for (let i = 0; i < to.length; i++) {
+    const t = to[i];
+    if (t === undefined || (t.dest !== null && !peerMatches(t.dest, info, ip))) continue;
+    set = set.length === 0 ? t.ports : union(set, t.ports);
   }
-  return intersect(to, ports);
+  return rule.whenPorts === TCP_ALL ? set : intersect(set, rule.whenPorts);
 }
 
 function authzSelects(p: AuthzPolicy, w: Workload): boolean {
@@ -874,7 +957,7 @@ export function compile(inventory: Inventory, policies: readonly Policy[], opts:
   const refs: PolicyRef[] = [];
   for (const p of sorted) {
     const id = policyId(p);
-    const ref: PolicyRef = { policy: p, first: ruleIds.length, firstEgress: -1 };
+    const ref: PolicyRef = { policy: p, crules: p.kind === 'NetworkPolicy' ? [] : p.rules.map((r) => crule(p, r)), first: ruleIds.length, firstEgress: -1 };
     if (p.kind === 'NetworkPolicy') {
       p.ingress.forEach((_, i) => ruleIds.push(`${id}#ingress[${i}]`));
       ref.firstEgress = ruleIds.length;

@@ -191,6 +191,11 @@ const ISTIO: Case[] = [
     checks: [c('bar/db', 'foo/api', 9080, 'allow'), c('bar/client', 'foo/api', 9080, 'deny')],
   },
   {
+    name: 'when source.ip notValues',
+    policies: [AP('foo', 'p', { action: 'DENY', rules: [{ when: [{ key: 'source.ip', notValues: ['198.18.0.0/30'] }] }] })],
+    checks: [c('bar/client', 'foo/api', 9080, 'deny', APID('foo', 'p')), c('foo/web', 'foo/api', 9080, 'allow')],
+  },
+  {
     name: 'when destination.port',
     policies: [AP('foo', 'p', { selector: apiSel, rules: [{ when: [{ key: 'destination.port', values: ['15090'] }] }] })],
     checks: [c('bar/db', 'foo/api', 15090, 'allow'), c('bar/db', 'foo/api', 9080, 'deny')],

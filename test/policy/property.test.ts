@@ -76,7 +76,7 @@ const ruleArb = (native: boolean, egress: boolean) =>
             : fc.record({ operation: operationArb(native) }),
         ),
       ),
-      when: egress ? fc.constant(undefined) : rare(sub(whenArb)),
+      when: egress ? fc.constant(undefined) : fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: sub(whenArb), weight: 1 }),
     })
     .map(clean);
 
