@@ -33,6 +33,11 @@ export interface NfqueueDatapathConfig {
   failOpen: boolean;
   /** nftables table (family ip) owned by the adapter. */
   table: string;
+  /**
+   * Leave the queue rules installed on exit: while no daemon listens, new handshakes fail (closed)
+   * and authorized flows keep working; the next daemon takes over. Default false (exit removes them).
+   */
+  keepRulesOnExit: boolean;
 }
 
 export interface PcapDatapathConfig {
@@ -310,17 +315,20 @@ function parseAdmin(c: Checker, o: Obj, path: Path): { host: string; port: numbe
 function parseDatapath(c: Checker, v: unknown): DatapathConfig {
   const P: Path = ['datapath'];
   if (v === undefined || v === null) c.fail(P, 'is required');
-  const o0 = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'inside', 'outside', 'bufferSize']);
+  const o0 = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'keepRulesOnExit', 'inside', 'outside', 'bufferSize']);
   const type = c.enumOf(o0, [...P, 'type'], ['nfqueue', 'pcap'] as const);
   if (type === 'nfqueue') {
-    const o = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table']);
+    const o = c.obj(v, P, ['type', 'queueBase', 'interfaces', 'failOpen', 'table', 'keepRulesOnExit']);
     const queueBase = c.int(o, [...P, 'queueBase'], 0, 65532, 7100);
     const ifs = c.list(o, [...P, 'interfaces']);
     if (ifs.length === 0) c.fail([...P, 'interfaces'], 'must name at least one workload interface (pattern), e.g. veth*');
     const interfaces = ifs.map((x, i) => c.iface(x, [...P, 'interfaces', i]));
     const table = c.str(o, [...P, 'table'], 'syngate');
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(table)) c.fail([...P, 'table'], `must be an nftables table name (got ${show(table)})`);
-    return { type, queueBase, interfaces, failOpen: c.bool(o, [...P, 'failOpen'], false), table };
+    const failOpen = c.bool(o, [...P, 'failOpen'], false);
+    const keepRulesOnExit = c.bool(o, [...P, 'keepRulesOnExit'], false);
+    if (failOpen && keepRulesOnExit) c.fail([...P, 'keepRulesOnExit'], 'cannot be combined with failOpen: rules left behind with queue bypass would let every handshake through unchecked while no daemon runs');
+    return { type, queueBase, interfaces, failOpen, table, keepRulesOnExit };
   }
   const o = c.obj(v, P, ['type', 'inside', 'outside', 'bufferSize']);
   if (o['inside'] === undefined) c.fail([...P, 'inside'], 'is required for the pcap datapath');

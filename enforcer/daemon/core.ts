@@ -300,7 +300,9 @@ export class EngineCore implements EnforcerCore {
     const a = this.adapter;
     if (a === null) return;
     try {
-      await a.stop({ removeRules: true });
+      const keep = this.cfg.datapath.type === 'nfqueue' && this.cfg.datapath.keepRulesOnExit;
+      if (keep) this.log.info('leaving the queue rules installed (datapath.keepRulesOnExit): new handshakes fail closed until the next daemon starts; authorized flows continue', {});
+      await a.stop({ removeRules: !keep });
     } catch (e) {
       this.log.error('datapath stop failed', { error: e instanceof Error ? e.message : String(e) });
     }

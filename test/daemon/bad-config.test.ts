@@ -48,6 +48,7 @@ const CASES: Case[] = [
   { name: 'pcap without outside', mut: (c) => { c['datapath'] = { type: 'pcap', inside: 'lan0' }; }, field: 'datapath.outside', reason: /required/ },
   { name: 'pcap inside equals outside', mut: (c) => { c['datapath'] = { type: 'pcap', inside: 'lan0', outside: 'lan0' }; }, field: 'datapath.outside', reason: /must differ/ },
   { name: 'nfqueue field on pcap', mut: (c) => { c['datapath'] = { type: 'pcap', inside: 'a', outside: 'b', queueBase: 3 }; }, field: 'datapath.queueBase', reason: /unknown field/ },
+  { name: 'fail-open with rules kept on exit', mut: (c) => { c['datapath'].failOpen = true; c['datapath'].keepRulesOnExit = true; }, field: 'datapath.keepRulesOnExit', reason: /cannot be combined with failOpen/ },
   { name: 'unknown mode', mut: (c) => { c['mode'] = 'permissive'; }, field: 'mode', reason: /enforce, audit, off/ },
   { name: 'CA bundle missing', mut: (c) => { delete c['identity'].caBundle; }, field: 'identity.caBundle', reason: /required/ },
   { name: 'fractional clock skew', mut: (c) => { c['identity'].clockSkewSeconds = 1.5; }, field: 'identity.clockSkewSeconds', reason: /integer/ },
