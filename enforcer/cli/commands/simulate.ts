@@ -66,9 +66,16 @@ export function registerSimulate(program: Command, setStatus: SetStatus): void {
         if (!/^\d+$/.test(opts.seed) || !Number.isSafeInteger(n) || n > 0xffffffff) throw new SyngateError('SYNGATE_SIM_SCENARIO', `--seed: expected an integer 0..4294967295, got ${JSON.stringify(opts.seed)}`);
         seed = n;
       }
+      const t0 = performance.now();
       const scenario = loadScenario(file);
       const policy = buildScenarioPolicy(scenario);
       for (const w of policy.warnings) process.stderr.write(`${w}\n`);
+      const total = scenario.traffic.reduce((n, t) => n + t.count, 0);
+      if (opts.progress !== false && total >= 1000) {
+        process.stderr.write(
+          `simulate: ${scenario.workloads.length} workloads on ${scenario.nodes.length} nodes, ${policy.policies.length} policies compiled, ${total} connections to play (setup ${((performance.now() - t0) / 1000).toFixed(1)}s)\n`,
+        );
+      }
       const progress = progressReporter(process.stderr, opts.progress !== false);
       const result = await runScenario(scenario, policy, {
         ...(seed === undefined ? {} : { seed }),
