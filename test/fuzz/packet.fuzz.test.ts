@@ -28,6 +28,7 @@ import {
   writeRstForward,
   writeRstReply,
 } from '../../enforcer/packet/index.js';
+import { parseFrameGeneral } from '../../enforcer/packet/view.js';
 import { fuzzParams } from './params.js';
 
 const DIR = new URL('../fixtures/pcap/', import.meta.url).pathname;
@@ -46,6 +47,10 @@ function exercise(buf: Uint8Array, off: number, len: number, lt: number): void {
   const v = new PacketView();
   const st = parseFrame(buf, off, len, lt as LinkType, v);
   expect(st).toBeGreaterThanOrEqual(0);
+  // The fast path of parseFrame agrees with the general parser on every field.
+  const g = new PacketView();
+  expect(parseFrameGeneral(buf, off, len, lt as LinkType, g)).toBe(st);
+  expect({ ...v }).toEqual({ ...g });
   if (st !== ParseStatus.OK) return;
   if (v.kind === PacketKind.TCP) {
     const ipEnd = v.l3Off + v.ipTotalLen;
