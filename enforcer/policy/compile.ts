@@ -174,6 +174,16 @@ export class PolicyTable {
   private mask: number;
   private rows = 0;
   private readonly maxRows: number;
+  /**
+   * Incremental recompilation: the previous revision and, per (workload * 2 + dir), 1 when that
+   * row family is provably unchanged (same inventory, same applicable policy objects in the same
+   * order, same IP classes, same strictness). Such rows are copied from the previous table on first
+   * use (rule indices translated) instead of being rebuilt.
+   */
+  private carry: { from: PolicyTable; rows: Uint8Array } | undefined;
+  /** Previous rule index -> this table's rule index (built on first carried row). */
+  private ruleMap: Int32Array | undefined;
+  private carried = 0;
   private readonly nLocal: number;
   // Port maps: at offset o: n, starts[n], words[n], auditSetIds[n].
   private pool: Int32Array;
@@ -187,6 +197,7 @@ export class PolicyTable {
     revision: number; inventory: Inventory; identities: IdentityRegistry; rootNamespace: string; policies: Policy[];
     ruleIds: string[]; ipBounds: Uint32Array; modes: Uint8Array; strict: Uint8Array; workloadIdentity: Int32Array;
     applicable: { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] }[]; maxRows: number;
+    carry: { from: PolicyTable; rows: Uint8Array } | undefined;
   }) {
     this.revision = init.revision;
     this.inventory = init.inventory;
@@ -200,6 +211,8 @@ export class PolicyTable {
     this.workloadIdentity = init.workloadIdentity;
     this.applicable = init.applicable;
     this.maxRows = init.maxRows;
+    this.carry = init.carry;
+    this.ruleMap = undefined;
     this.nLocal = init.inventory.workloads.length;
     for (const w of this.inventory.workloads) {
       const id = this.workloadIdentity[w.index] ?? 0;
@@ -262,6 +275,21 @@ export class PolicyTable {
     return this.slots.byteLength + this.pool.byteLength + this.ipBounds.byteLength + this.modes.byteLength + 2 * 4096 * 4 +
       (this.ipDirLo?.byteLength ?? 0) * 3 + (this.ipSubPool?.byteLength ?? 0) +
       this.strict.byteLength + this.workloadIdentity.byteLength;
+  }
+
+  /** @internal carry planning: the applicable policy lists of (workload * 2 + dir). */
+  applicableAt(i: number): { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] } | undefined {
+    return this.applicable[i];
+  }
+
+  /** @internal carry planning: strict default-deny flag of a workload. */
+  strictAt(local: number): number {
+    return this.strict[local] ?? 0;
+  }
+
+  /** @internal a retired table stops carrying from its own predecessor (no chains kept alive). */
+  dropCarry(): void {
+    this.carry = undefined;
   }
 
   /** Local workload id for NS/NAME, or -1. */
@@ -421,8 +449,10 @@ export class PolicyTable {
 
   /** Computes and (unless full) caches a row; returns its port map offset. */
   private fill(dir: number, local: number, peer: number, c: number): number {
-    const ctx = this.rowCtx(dir as Dir, local, peer, this.ipBounds[c] ?? 0);
-    const off = this.buildMap(ctx);
+    let off = -1;
+    const carry = this.carry;
+    if (carry !== undefined && carry.rows[local * 2 + dir] === 1) off = this.carryRow(carry.from, dir, local, peer, c);
+    if (off < 0) off = this.buildMap(this.rowCtx(dir as Dir, local, peer, this.ipBounds[c] ?? 0));
     if (this.rows >= this.maxRows) return off;
     if ((this.rows + 1) * 2 > this.mask + 1) this.grow();
     const k0 = (local << 1) | dir;
@@ -435,6 +465,64 @@ export class PolicyTable {
     this.slots[s + 3] = off;
     this.rows++;
     return off;
+  }
+
+  /** The previous table's port map offset for this row if it has one (never builds it), else -1. */
+  existingRow(dir: number, local: number, peer: number, c: number): number {
+    const k0 = (local << 1) | dir;
+    let i = hash3(k0, peer, c) & this.mask;
+    for (;;) {
+      const s = i << 2;
+      const a = this.slots[s];
+      if (a === k0 && this.slots[s + 1] === peer && this.slots[s + 2] === c) return this.slots[s + 3] ?? -1;
+      if (a === -1) return -1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Port map `off` of this table as (starts, words, audit rule lists), for carrying into a successor. */
+  portMap(off: number): { starts: number[]; words: number[]; audits: number[][] } {
+    const n = this.pool[off] ?? 0;
+    const starts: number[] = [];
+    const words: number[] = [];
+    const audits: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      starts.push(this.pool[off + 1 + i] ?? 0);
+      words.push(this.pool[off + 1 + n + i] ?? 0);
+      audits.push(this.auditSets[this.pool[off + 1 + 2 * n + i] ?? 0] ?? []);
+    }
+    return { starts, words, audits };
+  }
+
+  private carryRow(prev: PolicyTable, dir: number, local: number, peer: number, c: number): number {
+    const off = prev.existingRow(dir, local, peer, c);
+    if (off < 0) return -1;
+    if (this.ruleMap === undefined) {
+      const byId = new Map<string, number>();
+      this.ruleIds.forEach((id, i) => byId.set(id, i));
+      this.ruleMap = Int32Array.from(prev.ruleIds, (id) => byId.get(id) ?? -1);
+    }
+    const map = this.ruleMap;
+    const m = prev.portMap(off);
+    const words: number[] = [];
+    for (const w of m.words) {
+      const r = map[w >>> VERDICT_RULE_SHIFT] ?? -1;
+      if (r < 0) return -1; // cannot happen for an unchanged row family; rebuild to be safe
+      words.push((r << VERDICT_RULE_SHIFT) | (w & (VERDICT_ALLOW_BIT | VERDICT_AUDIT_BIT)));
+    }
+    const audits: number[] = [];
+    for (const a of m.audits) {
+      const t = a.map((r) => map[r] ?? -1);
+      if (t.some((r) => r < 0)) return -1;
+      audits.push(this.auditSetId(t));
+    }
+    this.carried++;
+    return this.storeMap(m.starts, words, audits);
+  }
+
+  /** Rows copied from the previous revision instead of rebuilt (incremental recompilation). */
+  get carriedRows(): number {
+    return this.carried;
   }
 
   private grow(): void {
@@ -477,6 +565,11 @@ export class PolicyTable {
       outWords.push(d.word);
       outAudit.push(a);
     }
+    return this.storeMap(outStarts, outWords, outAudit);
+  }
+
+  /** Stores (or finds the identical) port map; returns its offset in the pool. */
+  private storeMap(outStarts: number[], outWords: number[], outAudit: number[]): number {
     const key = `${outStarts.join(',')}|${outWords.join(',')}|${outAudit.join(',')}`;
     const hit = this.mapDedup.get(key);
     if (hit !== undefined) return hit;
@@ -1022,8 +1115,32 @@ export function compile(inventory: Inventory, policies: readonly Policy[], opts:
     applicable[w.index * 2 + Dir.INGRESS] = ing;
     applicable[w.index * 2 + Dir.EGRESS] = eg;
   }
+  const carry = carryPlan(opts.previous, inventory, ipBounds, strict, applicable);
+  if (opts.previous !== undefined) opts.previous.dropCarry(); // no chains of retired tables
   return new PolicyTable({
     revision: Math.max(1, revision), inventory, identities, rootNamespace, policies: sorted, ruleIds, ipBounds, modes,
-    strict, workloadIdentity, applicable, maxRows: opts.maxRows ?? 4_000_000,
+    strict, workloadIdentity, applicable, maxRows: opts.maxRows ?? 4_000_000, carry,
   });
+}
+
+/** Which row families of `prev` are provably unchanged and may be copied (see PolicyTable.carry). */
+function carryPlan(
+  prev: PolicyTable | undefined, inventory: Inventory, ipBounds: Uint32Array, strict: Uint8Array,
+  applicable: { istio: PolicyRef[]; syngate: PolicyRef[]; k8s: PolicyRef[] }[],
+): { from: PolicyTable; rows: Uint8Array } | undefined {
+  if (prev === undefined || prev.inventory !== inventory || prev.ipBounds.length !== ipBounds.length) return undefined;
+  for (let i = 0; i < ipBounds.length; i++) if (prev.ipBounds[i] !== ipBounds[i]) return undefined;
+  const rows = new Uint8Array(applicable.length);
+  let any = false;
+  for (let i = 0; i < applicable.length; i++) {
+    const a = applicable[i];
+    const b = prev.applicableAt(i);
+    if (a === undefined || b === undefined || prev.strictAt(i >> 1) !== (strict[i >> 1] ?? 0)) continue;
+    const same = (x: PolicyRef[], y: PolicyRef[]): boolean => x.length === y.length && x.every((r, k) => r.policy === y[k]?.policy);
+    if (same(a.istio, b.istio) && same(a.syngate, b.syngate) && same(a.k8s, b.k8s)) {
+      rows[i] = 1;
+      any = true;
+    }
+  }
+  return any ? { from: prev, rows } : undefined;
 }

@@ -188,7 +188,14 @@ describe('compiled table agrees with the reference evaluator', () => {
         const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
         expect(errors, text).toEqual([]);
         expect(loaded.policies.length).toBe(docs.length);
-        const t = compile(INV, loaded.policies, { defaultDeny: strict });
+        // Compile a previous revision from part of the policies and warm its rows, so that the
+        // table under test carries unchanged rows over (incremental recompilation) where it can.
+        const prev = compile(INV, loaded.policies.slice(0, loaded.policies.length >> 1), { defaultDeny: strict });
+        for (const q of queries) {
+          const id = q.peer.spiffeId === undefined ? 0 : prev.identity(q.peer.spiffeId, q.peer.labels ?? {});
+          prev.lookup(q.dir === 'ingress' ? Dir.INGRESS : Dir.EGRESS, q.local.index, id, q.peer.ip, PROTO_NUM[q.proto], q.port);
+        }
+        const t = compile(INV, loaded.policies, { defaultDeny: strict, previous: prev });
         for (const q of queries) {
           const ref = referenceEvaluate(INV, loaded.policies, q, { defaultDeny: strict });
           const peerId = q.peer.spiffeId === undefined ? 0 : t.identity(q.peer.spiffeId, q.peer.labels ?? {});
