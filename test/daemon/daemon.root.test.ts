@@ -23,6 +23,7 @@ const C = `${P}-c`;
 const NA = `${P}-na`;
 const NB = `${P}-nb`;
 const S = `${P}-s`;
+const L = `${P}-l`;
 const DIR = join(tmpdir(), `${P}-daemon`);
 const procs = new Procs();
 const ADMIN = '127.0.0.1:9911';
@@ -79,7 +80,7 @@ describe.skipIf(skip)('syngate run in network namespaces (root)', () => {
       writeFileSync(join(DIR, n, NODE_KEY_FILE), node.nodeKey.export({ type: 'pkcs8', format: 'pem' }).toString());
       writeFileSync(join(DIR, `${n}.yaml`), [
         `node: ${n}`,
-        'datapath: {type: nfqueue, interfaces: [lan0], queueBase: 7300}',
+        `datapath: {type: nfqueue, interfaces: [${n === 'node-a' ? 'lan0, lan1' : 'lan0'}], queueBase: 7300}`,
         `identity: {caBundle: bundle.pem, credentials: ${n}}`,
         'policy: {paths: [policies]}',
         'inventory: {source: static, file: inventory.yaml}',
@@ -95,19 +96,22 @@ describe.skipIf(skip)('syngate run in network namespaces (root)', () => {
       'workloads:',
       '  - {name: cli, namespace: demo, serviceAccount: cli, labels: {app: cli}, ip: 198.18.1.2, node: node-a}',
       '  - {name: srv, namespace: demo, serviceAccount: srv, labels: {app: srv}, ip: 198.18.2.2, node: node-b, ports: [8080, 7001]}',
+      '  - {name: local-srv, namespace: demo, serviceAccount: local-srv, labels: {app: srv}, ip: 198.18.5.2, node: node-a, ports: [8080]}',
       '',
     ].join('\n'));
     writeFileSync(polFile, policy([8080, 7001]));
-    for (const ns of [C, NA, NB, S]) {
+    for (const ns of [C, NA, NB, S, L]) {
       sh(['ip', 'netns', 'add', ns]);
       sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
     sh(['ip', '-n', C, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', NA]);
     sh(['ip', '-n', S, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', NB]);
     sh(['ip', '-n', NA, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', NB]);
+    sh(['ip', '-n', L, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan1', 'netns', NA]);
     const addrs: [string, string, string][] = [
       [C, 'eth0', '198.18.1.2/24'], [NA, 'lan0', '198.18.1.1/24'], [NA, 'wan0', '198.18.3.1/24'],
       [NB, 'wan0', '198.18.3.2/24'], [NB, 'lan0', '198.18.2.1/24'], [S, 'eth0', '198.18.2.2/24'],
+      [NA, 'lan1', '198.18.5.1/24'], [L, 'eth0', '198.18.5.2/24'],
     ];
     for (const [ns, dev, a] of addrs) {
       sh(['ip', '-n', ns, 'addr', 'add', a, 'dev', dev]);
@@ -115,10 +119,13 @@ describe.skipIf(skip)('syngate run in network namespaces (root)', () => {
     }
     sh(['ip', '-n', C, 'route', 'add', 'default', 'via', '198.18.1.1']);
     sh(['ip', '-n', S, 'route', 'add', 'default', 'via', '198.18.2.1']);
+    // The same-node server: its own veth (lan1) and subnet on node-a.
+    sh(['ip', '-n', L, 'route', 'add', 'default', 'via', '198.18.5.1']);
     sh(['ip', '-n', NA, 'route', 'add', '198.18.2.0/24', 'via', '198.18.3.2']);
     sh(['ip', '-n', NB, 'route', 'add', '198.18.1.0/24', 'via', '198.18.3.1']);
     for (const ns of [NA, NB]) sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     await procs.start(S, ['node', join(ROOT, 'scripts/lab/app-server.mjs'), '--name', 'demo/srv', '--ports', '8080']);
+    await procs.start(L, ['node', join(ROOT, 'scripts/lab/app-server.mjs'), '--name', 'demo/local-srv', '--ports', '8080']);
     await procs.start(S, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'server', '7001']);
 
     daemonA = await procs.start(NA, [process.execPath, join(ROOT, 'bin/syngate.js'), 'run', '--config', join(DIR, 'node-a.yaml')], null);
@@ -150,6 +157,10 @@ describe.skipIf(skip)('syngate run in network namespaces (root)', () => {
     expect(sample(fams, 'syngate_handshake_duration_seconds_count', { direction: 'inbound' })).toBeGreaterThanOrEqual(3);
     expect(sample(fams, 'syngate_conntrack_capacity')).toBeGreaterThan(0);
     expect(sample(fams, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    // A same-node flow (client and server both behind node-a) crosses node-a's enforcer twice.
+    const local = client(C, '198.18.5.2', 8080);
+    expect(local.outcome).toBe('allow');
+    expect(local.body).toContain('demo/local-srv');
     const flows = JSON.parse(adminGet('/flows?limit=5').body) as { flows: { dst: { workload: string } }[] };
     expect(flows.flows.some((f) => f.dst.workload === 'demo/srv')).toBe(true);
     expect(adminGet('/map').body).toMatch(/<html|<!doctype/i);
