@@ -1,5 +1,5 @@
-// Acceptance: examples/bookinfo on real kernels, for both datapaths, with the real engine on every
-// node. Allowed flows complete HTTP through the enforcers and the stand-in Envoy sees the original
+// Acceptance: examples/bookinfo on real kernels, for both datapaths, with `syngate run` (the daemon)
+// as every node's enforcer. Allowed flows complete HTTP through the enforcers and the stand-in Envoy sees the original
 // destination; denied flows get a RST (not a timeout) and the flow log names rule and reason; the
 // rogue pod (no enforcer) is denied; forged and replayed SYNs sent with raw-socket are denied with
 // their own reasons; no token byte reaches an application; the token is on the wire between nodes
@@ -43,7 +43,7 @@ for (const datapath of ['nfqueue', 'pcap'] as const) {
     let result: LabTestResult;
 
     beforeAll(async () => {
-      state = await labUp({ scenario: SCENARIO, datapath, dir });
+      state = await labUp({ scenario: SCENARIO, datapath, dir, enforcer: 'daemon' });
       result = await labTest({ dir, timeoutMs: 3000 });
     }, 180_000);
 

@@ -1,8 +1,7 @@
-// The lab with `syngate run --config` as every node's enforcer (nfqueue, the production path): the
-// lab generates each node's credential folder, the inventory and the config; the daemon's datapath
-// and engine decide bookinfo's cross-node traffic exactly as the scenario expects, with reasons in
-// its flow log, for cross-node and same-node flows alike (the daemon's frame handler is
-// createEngineHandler: engine + twin, docs/datapath.md), attacks included.
+// The lab with the datapath runner (`--enforcer engine`: enforcer/datapath/runner.ts with the real
+// engine, the lab CA and the scenario's policies) as every node's enforcer, on nfqueue: the same
+// frame handler as the daemon (createEngineHandler: engine + twin) decides bookinfo's traffic,
+// cross-node and same-node, attacks included, exactly as the scenario expects.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +10,14 @@ import { labDown, labTest, labUp, listNamespaces } from '../../enforcer/datapath
 import type { LabState, LabTestResult } from '../../enforcer/datapath/lab/lab.js';
 import { skipUnlessRoot } from '../datapath/root-helpers.js';
 
-const skip = skipUnlessRoot('lab with syngate run');
+const skip = skipUnlessRoot('lab with the datapath runner');
 
-describe.skipIf(skip)('bookinfo lab with `syngate run` enforcers (root)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sglab-daemon-'));
+describe.skipIf(skip)('bookinfo lab with runner enforcers (root)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sglab-runner-'));
   let state: LabState;
   let result: LabTestResult;
   beforeAll(async () => {
-    state = await labUp({ scenario: 'examples/bookinfo/scenario.yaml', datapath: 'nfqueue', enforcer: 'daemon', dir });
+    state = await labUp({ scenario: 'examples/bookinfo/scenario.yaml', datapath: 'nfqueue', enforcer: 'engine', dir });
     result = await labTest({ dir });
   }, 180_000);
   afterAll(async () => {
@@ -28,7 +27,7 @@ describe.skipIf(skip)('bookinfo lab with `syngate run` enforcers (root)', () => 
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('all traffic gets the expected verdicts and reasons from the daemon', () => {
+  it('all traffic gets the expected verdicts and reasons from the runner', () => {
     const nodeOf = new Map(state.plan.pods.map((p) => [p.id, p.node]));
     const cross = result.connections.filter((c) => nodeOf.get(c.from) !== nodeOf.get(c.to));
     const same = result.connections.filter((c) => nodeOf.get(c.from) === nodeOf.get(c.to));

@@ -18,7 +18,7 @@ export function registerLab(program: Command, setStatus: SetStatus): void {
     .description('create namespaces, links, enforcers, servers and stand-in Envoys for SCENARIO')
     .argument('<scenario>', 'scenario YAML (docs/scenario.md)')
     .option('--datapath <kind>', 'nfqueue | pcap', 'nfqueue')
-    .option('--enforcer <kind>', 'engine (runner with the real engine per node) | daemon (syngate run --config per node) | pass (pass-through: no policy)', 'engine')
+    .option('--enforcer <kind>', 'daemon (syngate run --config per node) | engine (datapath runner with the real engine) | pass (pass-through: no policy)', 'daemon')
     .option('--dir <dir>', 'lab state directory', DEFAULT_LAB_DIR)
     .action(async (scenario: string, o: { datapath: string; enforcer: string; dir: string }) => {
       if (o.datapath !== 'nfqueue' && o.datapath !== 'pcap') throw new SyngateError('SYNGATE_LAB_USAGE', `--datapath must be nfqueue or pcap, got '${o.datapath}'`);

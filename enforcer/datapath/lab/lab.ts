@@ -134,9 +134,9 @@ export interface LabUpOptions {
   datapath: LabDatapath;
   dir?: string;
   /**
-   * `engine` (default): the datapath runner with the real engine for each node (lab CA, the
-   * scenario's policies); `pass`: the runner with a pass-through handler (topology check, no policy);
-   * `daemon`: `syngate run --config` per node, with generated credentials, inventory and config.
+   * `daemon` (default): `syngate run --config` per node, with generated credentials, inventory and
+   * config; `engine`: the datapath runner with the real engine for each node (lab CA, the scenario's
+   * policies); `pass`: the runner with a pass-through handler (topology check, no policy).
    */
   enforcer?: LabEnforcer;
   log?: Log;
@@ -243,7 +243,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     prefix,
     scenario: resolve(o.scenario),
     datapath: o.datapath,
-    enforcer: o.enforcer ?? 'engine',
+    enforcer: o.enforcer ?? 'daemon',
     createdAt: new Date().toISOString(),
     phase: 'creating',
     namespaces: plan.namespaces,
