@@ -21,7 +21,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { SyngateError } from '../errors.js';
 import { Reason } from '../reasons.js';
-import { BINDING_LEN, BIND_OFF_ISN_S, type Binding, bindingEquals, ipv4ToU32, writeBinding } from './binding.js';
+import { BINDING_LEN, BIND_OFF_ISN_S, type Binding, bindingEquals, ipv4ToU32, writeBinding, writeU32 } from './binding.js';
 import { BoundedMap, type BucketSpec, ReplayCache, TokenBuckets } from './caches.js';
 import { CREDENTIAL_CONTEXT, DOCUMENT_CONTEXT, credentialMatchesKey, decodeCredential, type NodeIdentity, type TrustBundle } from './pki.js';
 import {
@@ -297,12 +297,13 @@ export class ClientHandshake {
   /** SYN token bytes (kind byte + protobuf). */
   token: Uint8Array = EMPTY;
   cold = false;
-  // Fully written by buildSyn before any read (allocUnsafe draws from Node's pool).
-  readonly nonce = Buffer.allocUnsafe(NONCE_LEN);
+  // Fully written by buildSyn before any read. `binding` is a Buffer (the engine reads it with
+  // readUInt32BE); allocUnsafe draws from Node's pool.
+  readonly nonce = new Uint8Array(NONCE_LEN);
   readonly binding = Buffer.allocUnsafe(BINDING_LEN);
   key: LocalKey | null = null;
   referencedDoc: DocEntry | null = null;
-  ackTag: Buffer | null = null;
+  ackTag: Uint8Array | null = null;
   hintKey = 0;
   constructor(readonly local: LocalWorkload) {}
 }
@@ -315,13 +316,13 @@ export class ServerHandshake {
   /** SYN-ACK token bytes after buildSynAck. */
   token: Uint8Array = EMPTY;
   cold = false;
-  // Written by verifySyn / buildSynAck before any read (allocUnsafe draws from Node's pool).
-  readonly nonceC = Buffer.allocUnsafe(NONCE_LEN);
-  readonly nonceS = Buffer.allocUnsafe(NONCE_LEN);
-  readonly binding = Buffer.allocUnsafe(BINDING_LEN);
+  // Written by verifySyn / buildSynAck before any read. Plain Uint8Arrays: cheaper than Buffers.
+  readonly nonceC = new Uint8Array(NONCE_LEN);
+  readonly nonceS = new Uint8Array(NONCE_LEN);
+  readonly binding = new Uint8Array(BINDING_LEN);
   referencedKey: LocalKey | null = null;
   clientDoc: DocEntry | null = null;
-  ackTag: Buffer | null = null;
+  ackTag: Uint8Array | null = null;
   constructor(readonly local: LocalWorkload) {}
 }
 
@@ -920,7 +921,7 @@ export class IdentityAgent {
     if (pair === null) return Reason.MALFORMED;
     this.handshakeMac(pair, hs.key.docId, serverDoc.id, hs.nonce, m.nonce, this.bind);
     if (!crypto.timingSafeEqual(macOutLo, m.mac)) return Reason.BAD_MAC;
-    hs.ackTag = Buffer.from(macOutHi);
+    hs.ackTag = new Uint8Array(macOutHi);
     hs.peer = serverDoc.peer;
     let hint = this.hints.get(hs.hintKey);
     if (hint === undefined) {
@@ -942,7 +943,7 @@ export class IdentityAgent {
   }
 
   /** macOut = HMAC(pair, handshake transcript); halves are the SYN-ACK and ACK tags. */
-  private handshakeMac(pair: HmacKey, clientDocId: Buffer, serverDocId: Buffer, nc: Uint8Array, ns: Uint8Array, bind: Buffer): void {
+  private handshakeMac(pair: HmacKey, clientDocId: Buffer, serverDocId: Buffer, nc: Uint8Array, ns: Uint8Array, bind: Uint8Array): void {
     const t = transcript;
     t.set(TS_LABEL_HS, 0);
     t.set(clientDocId, TH_OFF_CLIENT_DOC);
@@ -1084,9 +1085,9 @@ export class IdentityAgent {
       return EMPTY;
     }
     this.rng.fill(hs.nonceS, 0, NONCE_LEN);
-    hs.binding.writeUInt32BE(isnS >>> 0, BIND_OFF_ISN_S);
+    writeU32(hs.binding, BIND_OFF_ISN_S, isnS);
     this.handshakeMac(pair, hs.clientDoc.id, cur.docId, hs.nonceC, hs.nonceS, hs.binding);
-    hs.ackTag = Buffer.from(macOutHi);
+    hs.ackTag = new Uint8Array(macOutHi);
     const msg: Partial<SynAckTokenFields> = {
       nonce: hs.nonceS,
       peerNonce: hs.nonceC,

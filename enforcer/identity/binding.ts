@@ -27,7 +27,8 @@ export const BIND_OFF_PROTO = 12; // u8
 export const BIND_OFF_ISN_C = 13; // u32
 export const BIND_OFF_ISN_S = 17; // u32
 
-function w32(b: Uint8Array, o: number, v: number): void {
+/** Writes v as a big-endian u32 at b[o..o+4]. */
+export function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o] = (v >>> 24) & 0xff;
   b[o + 1] = (v >>> 16) & 0xff;
   b[o + 2] = (v >>> 8) & 0xff;
@@ -36,15 +37,15 @@ function w32(b: Uint8Array, o: number, v: number): void {
 
 /** Writes the 21-byte binding into out[off..]; `isnS` is written as given (0 for the SYN). */
 export function writeBinding(b: Binding, isnS: number, out: Uint8Array, off: number): void {
-  w32(out, off + BIND_OFF_SRC_IP, b.srcIp);
-  w32(out, off + BIND_OFF_DST_IP, b.dstIp);
+  writeU32(out, off + BIND_OFF_SRC_IP, b.srcIp);
+  writeU32(out, off + BIND_OFF_DST_IP, b.dstIp);
   out[off + BIND_OFF_SRC_PORT] = (b.srcPort >>> 8) & 0xff;
   out[off + BIND_OFF_SRC_PORT + 1] = b.srcPort & 0xff;
   out[off + BIND_OFF_DST_PORT] = (b.dstPort >>> 8) & 0xff;
   out[off + BIND_OFF_DST_PORT + 1] = b.dstPort & 0xff;
   out[off + BIND_OFF_PROTO] = b.proto & 0xff;
-  w32(out, off + BIND_OFF_ISN_C, b.isnC);
-  w32(out, off + BIND_OFF_ISN_S, isnS);
+  writeU32(out, off + BIND_OFF_ISN_C, b.isnC);
+  writeU32(out, off + BIND_OFF_ISN_S, isnS);
 }
 
 /** Byte equality of two bindings (not secret: plain comparison). */

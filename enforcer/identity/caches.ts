@@ -81,7 +81,10 @@ class NonceTable {
   put(h: number, l: number): void {
     const r = this.find(h, l);
     if (r >= 0) return;
-    const i = -1 - r;
+    this.putAt(-1 - r, h, l);
+  }
+  /** Stores (h, l) in free slot i (the caller found i with find() and nothing changed since). */
+  putAt(i: number, h: number, l: number): void {
     this.w[2 * i] = h;
     this.w[2 * i + 1] = (l | 1) >>> 0;
     this.count++;
@@ -93,6 +96,12 @@ export class ReplayCache {
   private cur: NonceTable;
   private prev: NonceTable;
   private genStartSec = -1;
+  // The free slot has() found in `cur` for its last (absent) nonce, so that the add() which
+  // follows a successful verification skips the second probe.
+  private lastTable: NonceTable | null = null;
+  private lastH = 0;
+  private lastL = 0;
+  private lastSlot = -1;
   refusedFull = 0;
   /**
    * Tables start at 2^initialLog2 slots and double (rehash) when half full, up to
@@ -138,7 +147,13 @@ export class ReplayCache {
     this.roll(nowSec);
     const h = readU32(nonce, off);
     const l = readU32(nonce, off + 4);
-    return this.cur.find(h, l) >= 0 || this.prev.find(h, l) >= 0;
+    const r = this.cur.find(h, l);
+    if (r >= 0 || this.prev.find(h, l) >= 0) return true;
+    this.lastTable = this.cur;
+    this.lastH = h;
+    this.lastL = l;
+    this.lastSlot = -1 - r;
+    return false;
   }
   /** Adds a nonce; returns false iff the cache is at its maximum size (the caller must reject). */
   add(nonce: Uint8Array, off: number, nowSec: number): boolean {
@@ -147,7 +162,16 @@ export class ReplayCache {
       this.refusedFull++;
       return false;
     }
-    this.cur.put(readU32(nonce, off), readU32(nonce, off + 4));
+    const h = readU32(nonce, off);
+    const l = readU32(nonce, off + 4);
+    const t = this.cur;
+    const i = this.lastSlot;
+    if (this.lastTable === t && this.lastH === h && this.lastL === l && i >= 0 && i <= t.mask && t.w[2 * i + 1] === 0) {
+      t.putAt(i, h, l);
+    } else {
+      t.put(h, l);
+    }
+    this.lastTable = null;
     return true;
   }
   clear(): void {

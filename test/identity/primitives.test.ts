@@ -79,6 +79,21 @@ describe('bounded caches', () => {
     expect(r.has(n, 0, 1031)).toBe(false);
   });
 
+  it('ReplayCache: interleaved has/add pairs (the add reuses the probe of the matching has)', () => {
+    const r = new ReplayCache(10, 10, 3);
+    const xs = Array.from({ length: 200 }, () => crypto.randomBytes(16));
+    for (let i = 0; i < xs.length; i += 2) {
+      const a = xs[i] as Buffer;
+      const b = xs[i + 1] as Buffer;
+      expect(r.has(a, 0, 1)).toBe(false);
+      expect(r.has(b, 0, 1)).toBe(false);
+      expect(r.add(a, 0, 1)).toBe(true);
+      expect(r.add(b, 0, 1)).toBe(true);
+    }
+    expect(xs.every((x) => r.has(x, 0, 2))).toBe(true);
+    expect(r.size).toBe(200);
+  });
+
   it('ReplayCache refuses inserts when half full (fail closed) instead of forgetting', () => {
     const r = new ReplayCache(6, 10, 2); // grows 4 -> 64 slots, limit 32
     const nonces = Array.from({ length: 40 }, () => crypto.randomBytes(16));
