@@ -27,6 +27,7 @@ import {
   writeRejectRst,
   writeRstForward,
   writeRstReply,
+  writeTcpFrame,
 } from '../../enforcer/packet/index.js';
 import { parseFrameGeneral } from '../../enforcer/packet/view.js';
 import { fuzzParams } from './params.js';
@@ -38,6 +39,21 @@ for (const name of readdirSync(DIR).filter((f) => f.endsWith('.pcap'))) {
   for (const r of f.records) REAL.push({ data: Uint8Array.from(r.data), lt: linkTypeOfPcap(f.linkType) });
 }
 const TOKEN = Uint8Array.from({ length: 64 }, (_, i) => i);
+const REUSED = new PacketView();
+const MARKED = (() => {
+  const b = new Uint8Array(512);
+  const n = writeTcpFrame(
+    b,
+    0,
+    {
+      srcIp: 1, dstIp: 2, srcPort: 3, dstPort: 4, seq: 5, ack: 6, flags: 0x12,
+      options: Uint8Array.of(2, 4, 5, 0xb4, 4, 2, 3, 3, 7, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 253, 8, 0x53, 0x47, 1, 1, 0, 3),
+      payload: Uint8Array.of(9, 9, 9),
+    },
+    LinkType.ETHERNET,
+  );
+  return b.slice(0, n);
+})();
 
 const linkArb = fc.oneof(fc.constantFrom<number>(LinkType.ETHERNET, LinkType.RAW_IPV4), fc.integer({ min: -5, max: 300 }));
 const mutationArb = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 });
@@ -51,6 +67,11 @@ function exercise(buf: Uint8Array, off: number, len: number, lt: number): void {
   const g = new PacketView();
   expect(parseFrameGeneral(buf, off, len, lt as LinkType, g)).toBe(st);
   expect({ ...v }).toEqual({ ...g });
+  // A view reused after a fully populated frame (marker, token, every option) ends up identical.
+  parseFrame(MARKED, 0, MARKED.length, LinkType.ETHERNET, REUSED);
+  findMarker(REUSED);
+  parseFrame(buf, off, len, lt as LinkType, REUSED);
+  expect({ ...REUSED }).toEqual({ ...g });
   if (st !== ParseStatus.OK) return;
   if (v.kind === PacketKind.TCP) {
     const ipEnd = v.l3Off + v.ipTotalLen;
