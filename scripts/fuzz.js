@@ -6,14 +6,14 @@
 //  - phase 1 counts the properties (each run once), phase 2 gives each property an equal share of
 //    N minutes (SYNGATE_FUZZ_SHARE_MS), so the whole run takes about N minutes;
 //  - a property runs synchronously for its whole share, and vitest's worker RPC times out after
-//    60 s without an event-loop turn; so the share is split into passes such that one file's
-//    properties never hold the worker longer than ~40 s in a row; every pass draws new seeds and
-//    the executions of all passes are summed;
+//    60 s without an event-loop turn; a generated setup file (node_modules/.cache/, not source)
+//    yields one macrotask after every test, and a share longer than 50 s is split into passes
+//    (new seeds each pass, executions summed);
 //  - prints a progress line at least every 30 s and, at the end, the executions per property;
 //    exits 1 if any property failed (its counterexample and seed are in vitest's output above),
 //    2 on bad usage.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,11 +73,29 @@ function readStats(dir) {
 
 const vitestBin = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
+// Lets the worker's event loop turn after every test so vitest's RPC replies are processed while
+// long synchronous properties run back to back. Generated, so it needs no source file of its own.
+const setupDir = join(root, 'node_modules', '.cache', 'syngate-fuzz');
+mkdirSync(setupDir, { recursive: true });
+const setupFile = join(setupDir, 'yield-after-each.mjs');
+writeFileSync(setupFile, "import { afterEach } from 'vitest';\nafterEach(() => new Promise((r) => setImmediate(r)));\n");
+// vitest has no --setupFiles flag: a generated config extends the project's and adds the file.
+const fuzzConfig = join(setupDir, 'vitest.fuzz.config.mjs');
+writeFileSync(
+  fuzzConfig,
+  [
+    "import { mergeConfig } from 'vitest/config';",
+    `import base from ${JSON.stringify(join(root, 'vitest.config.ts'))};`,
+    `export default mergeConfig(base, { root: ${JSON.stringify(root)}, test: { setupFiles: [${JSON.stringify(setupFile)}] } });`,
+    '',
+  ].join('\n'),
+);
+
 function runVitest(env, testTimeoutMs, onTick, quiet) {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [vitestBin, 'run', '--no-file-parallelism', `--testTimeout=${testTimeoutMs}`, ...files],
+      [vitestBin, 'run', '--no-file-parallelism', `--testTimeout=${testTimeoutMs}`, `--config=${fuzzConfig}`, ...files],
       { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'] },
     );
     let captured = '';
@@ -110,14 +128,11 @@ const count = Math.max(1, discovered.length);
 const totalMs = minutes * 60_000;
 // Leave ~5% for vitest start-up and per-file overhead.
 const shareMs = Math.max(1000, Math.floor((totalMs * 0.95) / count));
-const perFile = new Map();
-for (const d of discovered) perFile.set(d.file, (perFile.get(d.file) ?? 0) + 1);
-const maxPerFile = Math.max(1, ...perFile.values());
-const passes = Math.max(1, Math.ceil((shareMs * maxPerFile) / 40_000));
+const passes = Math.max(1, Math.ceil(shareMs / 50_000));
 const passShareMs = Math.max(500, Math.floor(shareMs / passes));
 process.stdout.write(
   `fuzz: ${discovered.length} properties using fuzzParams(); ${minutes} min total -> ${(shareMs / 1000).toFixed(1)} s each` +
-    (passes > 1 ? ` in ${passes} passes of ${(passShareMs / 1000).toFixed(1)} s (at most ${maxPerFile} properties per file)` : '') +
+    (passes > 1 ? ` in ${passes} passes of ${(passShareMs / 1000).toFixed(1)} s` : '') +
     '\n',
 );
 
