@@ -184,6 +184,7 @@ export class PolicyTable {
   /** Previous rule index -> this table's rule index (built on first carried row). */
   private ruleMap: Int32Array | undefined;
   private carried = 0;
+  private readonly carryMemo = new Map<number, number>();
   private readonly nLocal: number;
   // Port maps: at offset o: n, starts[n], words[n], auditSetIds[n].
   private pool: Int32Array;
@@ -497,6 +498,11 @@ export class PolicyTable {
   private carryRow(prev: PolicyTable, dir: number, local: number, peer: number, c: number): number {
     const off = prev.existingRow(dir, local, peer, c);
     if (off < 0) return -1;
+    const memo = this.carryMemo.get(off);
+    if (memo !== undefined) {
+      this.carried++;
+      return memo;
+    }
     if (this.ruleMap === undefined) {
       const byId = new Map<string, number>();
       this.ruleIds.forEach((id, i) => byId.set(id, i));
@@ -517,7 +523,9 @@ export class PolicyTable {
       audits.push(this.auditSetId(t));
     }
     this.carried++;
-    return this.storeMap(m.starts, words, audits);
+    const stored = this.storeMap(m.starts, words, audits);
+    this.carryMemo.set(off, stored); // port maps are shared by many rows: translate each once
+    return stored;
   }
 
   /** Rows copied from the previous revision instead of rebuilt (incremental recompilation). */
