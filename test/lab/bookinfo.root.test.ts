@@ -14,7 +14,7 @@ import { labDown, labFlowRecords, labTest, labUp, listNamespaces, runClient, sta
 import type { LabState, LabTestResult } from '../../enforcer/datapath/lab/lab.js';
 import { readState, sameProcess } from '../../enforcer/datapath/lab/state.js';
 import { Marker } from '../../enforcer/packet/index.js';
-import { Procs, skipUnlessRoot } from '../datapath/root-helpers.js';
+import { Procs, sh, skipUnlessRoot } from '../datapath/root-helpers.js';
 import { forgedSyn, isSyn, isSynAck, rawSend, readCapture, startCapture, stopCapture } from './lab-helpers.js';
 
 const skip = skipUnlessRoot('lab acceptance (bookinfo)');
@@ -42,7 +42,14 @@ for (const datapath of ['nfqueue', 'pcap'] as const) {
     let state: LabState;
     let result: LabTestResult;
 
+    const rootLinks = (): string[] => sh(['ip', '-o', 'link', 'show']).split('\n').map((l) => (l.split(': ')[1] ?? '').split('@')[0] ?? '').filter((n) => n !== '');
+    const rootRules = (): string => sh(['iptables-save'], true).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n');
+    let linksBefore: string[] = [];
+    let rulesBefore = '';
+
     beforeAll(async () => {
+      linksBefore = rootLinks();
+      rulesBefore = rootRules();
       state = await labUp({ scenario: SCENARIO, datapath, dir, enforcer: 'daemon' });
       result = await labTest({ dir, timeoutMs: 3000 });
     }, 180_000);
@@ -56,6 +63,10 @@ for (const datapath of ['nfqueue', 'pcap'] as const) {
       if (prefix !== undefined) expect(listNamespaces().filter((n) => n.startsWith(prefix))).toEqual([]);
       expect(procsBefore.filter((p) => sameProcess(p))).toEqual([]);
       expect(existsSync(join(dir, 'state.json'))).toBe(false);
+      // the namespace the lab ran from: no interface of the lab's, firewall unchanged
+      const ours = /^(uplink|trunk|lan0|ein|eout|br0|p\d+|n\d+)$/;
+      expect(rootLinks().filter((n) => ours.test(n) && !linksBefore.includes(n))).toEqual([]);
+      expect(rootRules()).toBe(rulesBefore);
       rmSync(dir, { recursive: true, force: true });
     }, 60_000);
 
