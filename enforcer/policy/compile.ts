@@ -12,6 +12,8 @@
 //    with one verdict word per interval, so port ranges cost one interval, not one entry per port;
 //  - lookup() is one open-addressing probe on (local, direction, identity, IP class) plus a binary
 //    search of that row's interval starts; it allocates nothing once the row exists;
+//  - with `previous`, rows of (workload, direction) families whose inputs are provably unchanged
+//    are copied from the previous revision (rule indices translated) rather than rebuilt;
 //  - a verdict word packs allow (bit 0), audit (bit 1) and the deciding rule index (bits 2..);
 //    ruleId(index) and auditRules() give the strings; unknown workloads or identities get a
 //    deny verdict (fail closed).
