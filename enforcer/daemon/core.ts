@@ -126,6 +126,7 @@ export class EngineCore implements EnforcerCore {
   private table: PolicyTable | null = null;
   private agent: IdentityAgent | null = null;
   private readonly registered = new Map<string, LocalWorkload>();
+  private readonly refused = new Set<string>();
   private port: TablePolicyPort | null = null;
   /** Handles every frame except the server end of same-node flows. */
   engine: Engine<AgentHandshake, PeerIdentity> | null = null;
@@ -204,7 +205,15 @@ export class EngineCore implements EnforcerCore {
     for (const w of inventory.workloads) {
       if (!w.enforcer || w.node !== this.cfg.node) continue;
       const key = `${w.namespace}/${w.name}@${w.ip}@${w.spiffeId}@${JSON.stringify(w.labels)}`;
-      if (!this.registered.has(key)) this.registered.set(key, agent.registerWorkload({ spiffeId: w.spiffeId, labels: { ...w.labels }, ip: w.ip }, now));
+      if (this.registered.has(key) || this.refused.has(key)) continue;
+      try {
+        this.registered.set(key, agent.registerWorkload({ spiffeId: w.spiffeId, labels: { ...w.labels }, ip: w.ip }, now));
+      } catch (e) {
+        // One workload the identity agent refuses (e.g. labels too large for a SYN token) must not
+        // block every other workload: it gets no identity, so its flows fail closed.
+        this.refused.add(key);
+        warnings.push(`${w.pos.file}:${w.pos.line}:${w.pos.col}: workload ${w.namespace}/${w.name}: no identity, its connections will be refused: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
 
     // 3. Commit: the engine swap (revocation happens here).

@@ -121,10 +121,19 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     this.log.info('starting', { node: c.node, datapath: c.datapath.type, mode: c.mode, config: c.file });
+    // 0. Dynamic inventory: the first full list arrives before the state is built from it.
+    if (this.core.startInventory !== undefined) {
+      let started = false;
+      await this.core.startInventory(() => {
+        if (started) void this.reload(['inventory'], 'inventory');
+      });
+      started = true;
+    }
     // 1. State first: a broken policy/inventory/credential at start is fatal (exit 2).
     try {
       await this.doReload(['credentials', 'inventory', 'policy'], 'start', true);
     } catch (e) {
+      this.core.stopInventory?.();
       throw new SyngateError('SYNGATE_DAEMON_START', `cannot load the initial state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     // 2. Admin server (so /healthz answers while the datapath attaches).
@@ -144,12 +153,6 @@ export class Daemon {
       throw new SyngateError('SYNGATE_DAEMON_START', `admin: cannot listen on ${c.admin.host}:${c.admin.port} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
     }
     this.log.info('admin server listening', { address: `${this.admin.host}:${this.admin.port}` });
-    // 3. Dynamic inventory.
-    if (this.core.startInventory !== undefined) {
-      await this.core.startInventory(() => {
-        void this.reload(['inventory'], 'inventory');
-      });
-    }
     // 4. Datapath.
     try {
       await this.core.attach((s, err) => {

@@ -5,6 +5,7 @@
 // Invariants:
 //  - KubeInventoryState is pure: apply*/replace* only change it, snapshot() returns fresh objects;
 //    `version` increases on every change that alters the workload list and never otherwise;
+//  - instance labels (IGNORED_LABELS: pod-template-hash, Istio's canonical-* ...) are not workload labels;
 //  - only pods with spec.nodeName == this node, a pod IP, and phase not Succeeded/Failed become
 //    local workloads; a pod that disappears, finishes or moves is removed;
 //  - the watcher never clears state on a watch error: it re-watches from the last resourceVersion,
@@ -92,6 +93,32 @@ function ownerOf(meta: Meta): string | null {
   return `${ref.kind}/${ref.name}`;
 }
 
+/**
+ * Labels Kubernetes and Istio put on every pod that identify an instance or a rollout, never a
+ * workload: they are dropped from the workload's labels (which the node signs into the identity
+ * document and the SYN token has room for only so much of).
+ */
+export const IGNORED_LABELS: readonly string[] = [
+  'pod-template-hash',
+  'controller-revision-hash',
+  'pod-template-generation',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+  'controller-uid',
+  'batch.kubernetes.io/controller-uid',
+  'batch.kubernetes.io/job-name',
+  'job-name',
+  'security.istio.io/tlsMode',
+  'service.istio.io/canonical-name',
+  'service.istio.io/canonical-revision',
+];
+
+function workloadLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels ?? {})) if (!IGNORED_LABELS.includes(k)) out[k] = v;
+  return out;
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export class KubeInventoryState {
@@ -170,7 +197,7 @@ export class KubeInventoryState {
         name: meta.name,
         namespace: meta.namespace,
         serviceAccount: p.spec.serviceAccountName ?? 'default',
-        labels: { ...(meta.labels ?? {}) },
+        labels: workloadLabels(meta.labels),
         ip,
         node: this.nodeName,
         ports,

@@ -173,6 +173,58 @@ describe('KubeWatcher against a replaying HTTPS API server', () => {
     expect(w.state.workloads()[0]?.namespaceLabels['env']).toBe('prod');
   });
 
+  it('drives the daemon: started from the first list, reloaded on every change, relisted after 410', async () => {
+    podLists = 0;
+    const { Daemon } = await import('../../enforcer/daemon/daemon.js');
+    const { EngineCore } = await import('../../enforcer/daemon/core.js');
+    const { parseConfig } = await import('../../enforcer/daemon/config.js');
+    const { createLogger } = await import('../../enforcer/daemon/log.js');
+    const { createMetrics } = await import('../../enforcer/daemon/metrics.js');
+    const { createCa, issueNodeCredential } = await import('../../enforcer/identity/index.js');
+    const { mkdirSync } = await import('node:fs');
+    class NoDatapath extends EngineCore {
+      override async attach(onState: (s: 'ready', e: null) => void): Promise<void> {
+        onState('ready', null);
+      }
+      override async detach(): Promise<void> {
+        // nothing attached
+      }
+    }
+    const ca = createCa({ trustDomain: 'cluster.local' });
+    const cred = issueNodeCredential(ca, { node: 'node-a' });
+    writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+    mkdirSync(join(dir, 'cred'), { recursive: true });
+    writeFileSync(join(dir, 'cred', 'node.cred'), cred.credential);
+    writeFileSync(join(dir, 'cred', 'node.key'), cred.nodeKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    mkdirSync(join(dir, 'pol'), { recursive: true });
+    writeFileSync(join(dir, 'pol', 'p.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-backend, namespace: bookinfo}\nspec: {selector: {matchLabels: {tier: backend}}, action: DENY, rules: [{}]}\n');
+    const cfg = parseConfig([
+      'node: node-a', 'datapath: {type: nfqueue, interfaces: [cali*]}', 'identity: {caBundle: ca.pem, credentials: cred}', 'policy: {paths: [pol]}',
+      `inventory: {source: kubernetes, nodeName: node-a, apiServer: "https://127.0.0.1:${port}", tokenFile: token, caFile: ca.crt}`,
+      'admin: 127.0.0.1:0', 'flowLog: {sink: off}', 'reload: {pollMillis: 60000}',
+    ].join('\n'), join(dir, 'syngate.yaml'));
+    const metrics = createMetrics();
+    const logger = createLogger('error', () => undefined);
+    const d = new Daemon(cfg, new NoDatapath(cfg, logger, metrics), { logger, metrics });
+    await d.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      const relists = async (): Promise<number> => {
+        const m = /syngate_inventory_relists_total (\d+)/.exec(await metrics.registry.metrics());
+        return Number(m?.[1] ?? 0);
+      };
+      while (Date.now() < deadline && ((await relists()) < 1 || d.lastReload?.workloads !== 3)) await new Promise((r) => setTimeout(r, 20));
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('syngate_policy_reloads_total{source="start",result="success"} 1');
+      expect(Number(/syngate_policy_reloads_total\{source="inventory",result="success"\} (\d+)/.exec(text)?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
+      expect(await relists()).toBe(1);
+      expect(d.lastReload?.workloads).toBe(3);
+      expect(d.readyState().ready).toBe(true);
+    } finally {
+      await d.stop('test');
+    }
+  });
+
   it('a rejected token is an error, retried with backoff, and state is kept', async () => {
     writeFileSync(join(dir, 'bad-token'), 'nope\n');
     const client = new KubeClient({ apiServer: `https://127.0.0.1:${port}`, tokenFile: join(dir, 'bad-token'), caFile: join(dir, 'ca.crt') });
