@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { SetStatus } from './index.js';
 import { SyngateError } from '../../errors.js';
-import { DEFAULT_LAB_DIR, formatStatus, labDown, labStatus, labTest, labUp } from '../../datapath/lab/lab.js';
+import { DEFAULT_LAB_DIR, formatStatus, labDown, labStatus, labTest, labUp } from '../../datapath/lab/index.js';
 
 const log = (l: string): void => {
   process.stderr.write(`${l}\n`);
