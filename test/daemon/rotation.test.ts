@@ -126,5 +126,13 @@ describe('credential and CA rotation without restart', () => {
     await reload('node-b', false);
     expect(daemons.get('node-b')?.lastReloadError).toMatch(/node\.key/);
     check('after a broken credential file');
+    // A long flow shows up in the flow log at the interval, with its counters so far (never per packet).
+    const recs: import('../../enforcer/engine/flow-record.js').FlowRecord[] = [];
+    cores.get('node-b')?.tick(Date.now() + 120_000, (r) => recs.push(r));
+    // (the record at authorization may still be queued: the interval record is the one with the counts)
+    const open = recs.filter((r) => r.state === 'open' && r.src.port === long.localPort && r.packets > 5);
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ enforcer: 'node-b', direction: 'inbound', verdict: 'allow', dst: { workload: 'demo/srv', identity: 'spiffe://cluster.local/ns/demo/sa/srv' } });
+    expect(open[0]?.packets).toBeGreaterThan(5);
   });
 });
