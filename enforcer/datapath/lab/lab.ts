@@ -370,7 +370,30 @@ export interface LabStatus {
   scenario?: string;
   namespaces?: { name: string; present: boolean }[];
   processes?: (LabProcess & { alive: boolean })[];
-  enforcers?: { node: string; ns: string; alive: boolean; counters: Record<string, number> | null }[];
+  enforcers?: { node: string; ns: string; alive: boolean; counters: Record<string, number> | null; ready?: boolean | null; verdicts?: Record<string, number> }[];
+}
+
+/**
+ * `syngate run` enforcers: /readyz and the verdict totals from /metrics on the admin address the
+ * lab configured (127.0.0.1:9901 inside the node's namespace). null when it does not answer.
+ */
+function daemonProbe(ns: string): { ready: boolean; verdicts: Record<string, number> } | null {
+  const code =
+    "Promise.all([fetch('http://127.0.0.1:9901/readyz').then((r)=>r.status),fetch('http://127.0.0.1:9901/metrics').then((r)=>r.text())])" +
+    '.then(([s,m])=>process.stdout.write(JSON.stringify({s,m})),()=>process.exit(1))';
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', code], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0) return null;
+  try {
+    const { s, m } = JSON.parse(r.stdout) as { s: number; m: string };
+    const verdicts: Record<string, number> = {};
+    for (const line of m.split('\n')) {
+      const x = /^syngate_verdicts_total\{[^}]*action="([a-z]+)"[^}]*\} ([0-9.e+]+)$/.exec(line);
+      if (x !== null) verdicts[x[1] ?? '?'] = (verdicts[x[1] ?? '?'] ?? 0) + Number(x[2]);
+    }
+    return { ready: s === 200, verdicts };
+  } catch {
+    return null;
+  }
 }
 
 export function labStatus(o: { dir?: string } = {}): LabStatus {
@@ -388,6 +411,10 @@ export function labStatus(o: { dir?: string } = {}): LabStatus {
         counters = (JSON.parse(readFileSync(join(dir, 'nodes', `${n.index}`, 'runner-status.json'), 'utf8')) as { counters: Record<string, number> }).counters;
       } catch {
         counters = null;
+      }
+      if (state.enforcer === 'daemon' && alive && n.enforcerNs !== null) {
+        const probe = daemonProbe(n.enforcerNs);
+        return { node: n.name, ns: n.enforcerNs, alive, counters, ready: probe?.ready ?? null, verdicts: probe?.verdicts ?? {} };
       }
       return { node: n.name, ns: n.enforcerNs ?? '', alive, counters };
     });
@@ -413,7 +440,8 @@ export function formatStatus(s: LabStatus): string {
   lines.push(`namespaces: ${nsUp}/${s.namespaces?.length ?? 0} present; processes: ${alive}/${s.processes?.length ?? 0} alive`);
   for (const e of s.enforcers ?? []) {
     const c = e.counters;
-    lines.push(`enforcer ${e.node} (${e.ns}): ${e.alive ? 'running' : 'DOWN'}${c === null ? '' : ` frames in ${c['framesIn']} fwd ${c['framesForwarded']} drop ${c['framesDropped']} reset ${c['framesReset']}`}`);
+    const d = e.ready === undefined ? '' : ` (syngate run: ${e.ready === null ? 'admin not answering' : e.ready ? 'ready' : 'NOT READY'}${Object.entries(e.verdicts ?? {}).map(([k, v]) => `, ${k} ${v}`).join('')})`;
+    lines.push(`enforcer ${e.node} (${e.ns}): ${e.alive ? 'running' : 'DOWN'}${d}${c === null ? '' : ` frames in ${c['framesIn']} fwd ${c['framesForwarded']} drop ${c['framesDropped']} reset ${c['framesReset']}`}`);
   }
   for (const p of s.processes ?? []) if (!p.alive && p.role !== 'capture') lines.push(`  not running: ${p.role} ${p.owner} (pid ${p.pid}, log ${p.log})`);
   return lines.join('\n') + '\n';
