@@ -244,16 +244,24 @@ traffic:
               if (old !== undefined) sim.wire.inject(old, 'network');
               return 'pass';
             }
-            case 'flip':
-            case 'flipfix': {
-              // An attacker who fixes checksums can rewrite any payload (syngate authorizes flows,
-              // it does not protect their bytes: docs/security.md); it is modelled on the frames
-              // that carry syngate tokens, where the enforcers must notice.
-              if (act.kind === 'flipfix' && !hasSyngateOption(ev.frame)) return 'pass';
+            case 'flip': {
               const f = ev.frame.slice();
               const k = 14 + (act.at % Math.max(1, f.length - 14));
               f[k] = f[k]! ^ act.xor;
-              if (act.kind === 'flipfix') fixChecksums(f);
+              return { replace: f };
+            }
+            case 'flipfix': {
+              // An attacker who fixes checksums can rewrite any byte of an authorized flow (syngate
+              // authorizes flows, it does not protect their bytes: docs/security.md), including
+              // turning a token segment into data by breaking its marker. What the enforcers must
+              // catch is a corrupted token: the flip lands inside the token payload of a frame that
+              // carries the syngate marker, and the checksums are made valid again.
+              const p = parseFrameSim(ev.frame, 0, ev.frame.length);
+              if (p === null || !p.hasExperimentalOption || p.payloadLen === 0) return 'pass';
+              const f = ev.frame.slice();
+              const k = p.payloadOff + (act.at % p.payloadLen);
+              f[k] = f[k]! ^ act.xor;
+              fixChecksums(f);
               return { replace: f };
             }
             default:
@@ -282,11 +290,6 @@ traffic:
     );
   }, 120_000);
 });
-
-function hasSyngateOption(f: Uint8Array): boolean {
-  const p = parseFrameSim(f, 0, f.length);
-  return p !== null && p.hasExperimentalOption;
-}
 
 /** Recomputes IPv4 and TCP checksums of an untagged Ethernet/IPv4/TCP frame (an attacker who fixes them). */
 function fixChecksums(f: Uint8Array): void {
