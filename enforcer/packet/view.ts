@@ -495,6 +495,11 @@ function parseOptions(b: Uint8Array, i: number, hend: number, v: PacketView): Pa
     v.optEnd = hend;
     return ParseStatus.OK;
   }
+  return walkOptions(b, i, hend, v);
+}
+
+/** The general option walk (split from parseOptions so the fast paths stay small enough to inline). */
+function walkOptions(b: Uint8Array, i: number, hend: number, v: PacketView): ParseStatus {
   while (i < hend) {
     const kind = b[i]!;
     if (kind === TCPOPT_NOP) {
