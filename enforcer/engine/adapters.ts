@@ -28,6 +28,10 @@ const B_DST_PORT = 10;
 const B_PROTO = 12;
 const B_ISN_C = 13;
 
+function be32(k: Uint8Array, o: number): number {
+  return ((k[o]! << 24) | (k[o + 1]! << 16) | (k[o + 2]! << 8) | k[o + 3]!) >>> 0;
+}
+
 /** The engine's identity port over an IdentityAgent. */
 export class AgentIdentityPort implements EngineIdentity<AgentHandshake, PeerIdentity> {
   private readonly b: Binding = { srcIp: 0, dstIp: 0, srcPort: 0, dstPort: 0, proto: 6, isnC: 0, isnS: 0 };
@@ -90,14 +94,14 @@ export class AgentIdentityPort implements EngineIdentity<AgentHandshake, PeerIde
       out.reason = Reason.INTERNAL;
       return;
     }
-    const k = hs.binding;
+    const k: Uint8Array = hs.binding;
     const b = this.b;
-    b.srcIp = k.readUInt32BE(B_SRC_IP);
-    b.dstIp = k.readUInt32BE(B_DST_IP);
-    b.srcPort = k.readUInt16BE(B_SRC_PORT);
-    b.dstPort = k.readUInt16BE(B_DST_PORT);
+    b.srcIp = be32(k, B_SRC_IP);
+    b.dstIp = be32(k, B_DST_IP);
+    b.srcPort = (k[B_SRC_PORT]! << 8) | k[B_SRC_PORT + 1]!;
+    b.dstPort = (k[B_DST_PORT]! << 8) | k[B_DST_PORT + 1]!;
     b.proto = k[B_PROTO]!;
-    b.isnC = k.readUInt32BE(B_ISN_C);
+    b.isnC = be32(k, B_ISN_C);
     b.isnS = isnS >>> 0;
     out.reason = this.agent.verifySynAck(hs, token, b, now);
     out.peer = hs.peer;
