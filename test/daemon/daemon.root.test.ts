@@ -196,6 +196,13 @@ describe.skipIf(skip)('syngate run in network namespaces (root)', () => {
     expect(client(C, '198.18.2.2', 8080).outcome).toBe('allow');
     expect(client(C, '198.18.2.2', 7001, 1000).outcome).toBe('reset');
     expect(adminGet('/readyz').status).toBe(200);
+    // SIGHUP reloads everything: still broken, so another error, and traffic still as it was.
+    daemonB.kill('SIGHUP');
+    await until('SIGHUP reload counted', () => metric('syngate_policy_reloads_total', { source: 'signal', result: 'error' }) >= 1, 5000, 100);
+    expect(client(C, '198.18.2.2', 8080).outcome).toBe('allow');
+    // Fixed: the next reload succeeds and the gauge returns to 1.
+    writeFileSync(polFile, policy([8080]));
+    await until('fixed file reloaded', () => metric('syngate_policy_last_reload_success') === 1, 5000, 100);
   });
 
   it('SIGTERM: exits 0 within 5 s and leaves no rules behind', async () => {
