@@ -6,10 +6,11 @@
 //  - a failing sink degrades in one defined way: the batch is dropped, counted in
 //    syngate_flowlog_dropped_records_total{reason}, and ONE warning is logged until a write
 //    succeeds again (then one info line says how many were dropped); the daemon keeps running;
+//  - files hold only whole lines: a batch the disk took only part of is truncated away again;
 //  - the file never grows past maxBytes (a single record larger than maxBytes is dropped as
 //    `too-large`); rotation keeps path.1 .. path.(maxFiles-1), oldest removed;
 //  - the ring holds at most `recent` records, oldest overwritten first.
-import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { FlowRecord } from '../engine/flow-record.js';
 import type { Logger } from './log.js';
 import type { SyngateMetrics } from './metrics.js';
@@ -35,6 +36,8 @@ export interface FlowLogFs {
   close(fd: number): void;
   rename(from: string, to: string): void;
   remove(path: string): void;
+  /** Cut the file back to `size` bytes (undo a partly written batch). */
+  truncate(fd: number, size: number): void;
 }
 
 export const nodeFlowLogFs: FlowLogFs = {
@@ -47,6 +50,7 @@ export const nodeFlowLogFs: FlowLogFs = {
   close: (fd) => closeSync(fd),
   rename: (a, b) => renameSync(a, b),
   remove: (p) => rmSync(p, { force: true }),
+  truncate: (fd, size) => ftruncateSync(fd, size),
 };
 
 function dropReason(e: unknown): string {
@@ -188,9 +192,15 @@ export class FlowLog {
         if (done < lines.length) this.rotate(path);
       }
     } catch (e) {
-      // The part not yet written is lost; reopen on the next flush.
+      // The part not yet written is lost; a partly written batch is cut off again so the file
+      // holds only whole lines; reopen on the next flush.
       this.drop(lines.length - done, dropReason(e), e);
       if (this.fd >= 0) {
+        try {
+          this.fs.truncate(this.fd, this.fileSize);
+        } catch {
+          // nothing more to undo
+        }
         try {
           this.fs.close(this.fd);
         } catch {
