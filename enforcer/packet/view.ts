@@ -321,21 +321,8 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, linkType: 
       doff <= tot - IPV4_MIN_HEADER_LEN
     ) {
       // Every field is written exactly once on this path (no reset()).
-      view.etherType = ETHERTYPE_IPV4;
-      view.vlanId = -1;
-      view.vlanTags = 0;
-      view.optEnd = -1;
-      view.mssOff = -1;
-      view.wscaleOff = -1;
-      view.sackPermOff = -1;
-      view.tsOff = -1;
-      view.markerOff = -1;
-      view.tokenOff = -1;
-      view.tokenLen = 0;
-      view.kind = KIND_TCP;
+      setFastPathConstants(view);
       view.l3Off = p;
-      view.ipHeaderLen = IPV4_MIN_HEADER_LEN;
-      view.ipProto = IPPROTO_TCP;
       view.ipTotalLen = tot;
       view.l4Off = l4;
       view.l4Len = tot - IPV4_MIN_HEADER_LEN;
@@ -345,8 +332,34 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, linkType: 
       return (view.status = parseOptions(buf, l4 + TCP_OFF_OPTIONS, l4 + doff, view));
     }
   }
+  return parseSlow(buf, off, len, linkType, view);
+}
+
+/** Everything but the fast path: reset, then the general parser. */
+function parseSlow(buf: Uint8Array, off: number, len: number, linkType: LinkType, view: PacketView): ParseStatus {
   reset(view);
   return (view.status = parseInto(buf, off, len, linkType, view));
+}
+
+/**
+ * The fields whose value is fixed on the fast path (a helper so parseFrame's bytecode stays under
+ * TurboFan's inlining limit; it is inlined back).
+ */
+function setFastPathConstants(view: PacketView): void {
+  view.kind = KIND_TCP;
+  view.ipHeaderLen = IPV4_MIN_HEADER_LEN;
+  view.ipProto = IPPROTO_TCP;
+  view.etherType = ETHERTYPE_IPV4;
+  view.vlanId = -1;
+  view.vlanTags = 0;
+  view.optEnd = -1;
+  view.mssOff = -1;
+  view.wscaleOff = -1;
+  view.sackPermOff = -1;
+  view.tsOff = -1;
+  view.markerOff = -1;
+  view.tokenOff = -1;
+  view.tokenLen = 0;
 }
 
 /** The general parser alone (no fast path); exported for the test that compares the two. */
@@ -355,8 +368,7 @@ export function parseFrameGeneral(buf: Uint8Array, off: number, len: number, lin
   view.off = off;
   view.len = len;
   view.linkType = linkType;
-  reset(view);
-  return (view.status = parseInto(buf, off, len, linkType, view));
+  return parseSlow(buf, off, len, linkType, view);
 }
 
 const LINK_ETHERNET = LinkType.ETHERNET;
