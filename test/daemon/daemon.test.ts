@@ -5,6 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 import { Daemon, type EnforcerCore, type ReloadResult, type StateGroup } from '../../enforcer/daemon/daemon.js';
 import { parseConfig } from '../../enforcer/daemon/config.js';
 import { createLogger } from '../../enforcer/daemon/log.js';
@@ -180,5 +183,16 @@ describe('credential layouts', () => {
     expect(Buffer.from(loadCredentials(cfg('node-b', 'shared')).node.credential)).toEqual(Buffer.from(b.credential));
     writeFileSync(join(dir, 'shared', 'node-b.key'), pem(a.nodeKey));
     expect(() => loadCredentials(cfg('node-b', 'shared'))).toThrow(/node-b\.key: does not match/);
+  });
+});
+
+describe('examples/config/syngate.yaml', () => {
+  it('is a valid config (with NODE_NAME set) and names the documented defaults', () => {
+    const file = join(import.meta.dirname, '../../examples/config/syngate.yaml');
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
+    const c = parseConfig(readFileSync(file, 'utf8'), file, { NODE_NAME: 'node-a' });
+    expect(c.node).toBe('node-a');
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 9901 });
+    expect(c.datapath).toMatchObject({ type: 'nfqueue', failOpen: false, keepRulesOnExit: false });
   });
 });
