@@ -14,6 +14,16 @@ import { inventory } from '../policy/helpers.js';
 import { fuzzParams } from './params.js';
 
 const INV = inventory();
+
+/**
+ * Long runs (npm run fuzz) keep one property going for minutes; a purely synchronous property
+ * would starve the vitest worker's RPC and fail the run with "Timeout calling onTaskUpdate". Each
+ * property therefore runs as an async property that yields to the event loop every 64 executions.
+ */
+let ticks = 0;
+async function breathe(): Promise<void> {
+  if ((++ticks & 63) === 0) await new Promise<void>((r) => setImmediate(r));
+}
 const GOOD = [
   readFileSync('test/fixtures/policy/good/istio.yaml', 'utf8'),
   readFileSync('test/fixtures/policy/good/k8s.yaml', 'utf8'),
@@ -77,9 +87,10 @@ const shaped: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 })).node;
 
 describe('policy loader fuzzing', () => {
-  test('random text never throws', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 400, unit: 'binary' }), (text) => {
+  test('random text never throws', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 400, unit: 'binary' }), async (text) => {
+        await breathe();
         exercise(text);
         const inv = loadInventoryText(text, 'inv.yaml');
         positionsOk(inv.diagnostics);
@@ -88,13 +99,14 @@ describe('policy loader fuzzing', () => {
     );
   });
 
-  test('mutated fixtures never throw', () => {
+  test('mutated fixtures never throw', async () => {
     const mutation = fc.record({
       which: fc.nat({ max: GOOD.length - 1 }),
       edits: fc.array(fc.record({ at: fc.nat(), del: fc.nat({ max: 6 }), ins: fc.string({ maxLength: 6 }) }), { minLength: 1, maxLength: 6 }),
     });
-    fc.assert(
-      fc.property(mutation, ({ which, edits }) => {
+    await fc.assert(
+      fc.asyncProperty(mutation, async ({ which, edits }) => {
+        await breathe();
         let text = GOOD[which] ?? '';
         for (const e of edits) {
           const at = text.length === 0 ? 0 : e.at % text.length;
@@ -107,9 +119,10 @@ describe('policy loader fuzzing', () => {
     );
   });
 
-  test('policy-shaped random documents never throw and compile when valid', () => {
-    fc.assert(
-      fc.property(fc.constantFrom(...KINDS), fc.option(fc.constantFrom('foo', 'bar', 'istio-system', 'X', '')), shaped, ([api, kind], ns, spec) => {
+  test('policy-shaped random documents never throw and compile when valid', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...KINDS), fc.option(fc.constantFrom('foo', 'bar', 'istio-system', 'X', '')), shaped, async ([api, kind], ns, spec) => {
+        await breathe();
         const doc = { apiVersion: api, kind, metadata: ns === null ? { name: 'n' } : { name: 'n', namespace: ns }, spec };
         exercise(stringify(doc));
       }),
@@ -117,13 +130,14 @@ describe('policy loader fuzzing', () => {
     );
   });
 
-  test('inventory-shaped random documents never throw', () => {
+  test('inventory-shaped random documents never throw', async () => {
     const wl = fc.dictionary(
       fc.constantFrom('name', 'namespace', 'serviceAccount', 'labels', 'ip', 'node', 'ports', 'enforcer', 'mode', 'defaultDeny', 'x'),
       fc.oneof(LEAVES, fc.constantFrom('198.18.0.1', 'web', 'foo', 'audit', 'off'), fc.array(fc.oneof(fc.integer(), fc.record({ name: fc.string(), port: fc.integer() })), { maxLength: 3 })),
     );
-    fc.assert(
-      fc.property(fc.array(wl, { maxLength: 4 }), fc.option(shaped), (workloads, namespaces) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(wl, { maxLength: 4 }), fc.option(shaped), async (workloads, namespaces) => {
+        await breathe();
         const text = stringify({ trustDomain: 'cluster.local', namespaces, workloads });
         const r = loadInventoryText(text, 'inv.yaml');
         positionsOk(r.diagnostics);
@@ -133,13 +147,14 @@ describe('policy loader fuzzing', () => {
     );
   });
 
-  test('a load with errors leaves the table in force (fail closed)', () => {
+  test('a load with errors leaves the table in force (fail closed)', async () => {
     const store = new PolicyStore(INV);
     const first = store.loadTexts([{ file: 'deny.yaml', text: stringify({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'd', namespace: 'foo' }, spec: { action: 'DENY', rules: [{}] } }) }]);
     expect(first.ok).toBe(true);
     const t0 = store.current;
-    fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), (junk) => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 200 }), async (junk) => {
+        await breathe();
         const before = store.current;
         const r = store.loadTexts([{ file: 'deny.yaml', text: junk }]);
         if (!r.ok) expect(store.current).toBe(before);
