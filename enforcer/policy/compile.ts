@@ -368,7 +368,10 @@ export class PolicyTable {
    * `peerIp`: uint32. `ipProto`: 6 TCP, 17 UDP, 132 SCTP. Never throws.
    */
   lookup(dir: number, local: number, peer: number, peerIp: number, ipProto: number, port: number): number {
-    if (local >>> 0 >= this.nLocal || peer >>> 0 >= this.identities.size || dir >>> 1 !== 0) return VERDICT_UNKNOWN;
+    // Fail closed on anything but valid integer ids (NaN >>> 0 would otherwise read as 0).
+    if ((local | 0) !== local || (peer | 0) !== peer || local >>> 0 >= this.nLocal || peer >>> 0 >= this.identities.size || dir >>> 1 !== 0) {
+      return VERDICT_UNKNOWN;
+    }
     const c = this.ipClassOf(peerIp);
     const k0 = (local << 1) | dir;
     const slots = this.slots;

@@ -47,6 +47,8 @@ describe('lookup mechanics', () => {
     expect(t.lookup(Dir.INGRESS, 0, 9999, 0, 6, 80)).toBe(VERDICT_UNKNOWN);
     expect(t.lookup(5, 0, 0, 0, 6, 80)).toBe(VERDICT_UNKNOWN);
     expect(t.lookup(Dir.INGRESS, -1, 0, 0, 6, 80)).toBe(VERDICT_UNKNOWN);
+    expect(t.lookup(Dir.INGRESS, Number.NaN, 0, 0, 6, 80)).toBe(VERDICT_UNKNOWN);
+    expect(t.lookup(Dir.INGRESS, 0, 0.5, 0, 6, 80)).toBe(VERDICT_UNKNOWN);
     expect(verdictAllowed(VERDICT_UNKNOWN)).toBe(false);
     expect(t.ruleId(verdictRule(VERDICT_UNKNOWN))).toBe('default-deny');
   });
