@@ -170,15 +170,38 @@ export class NfqueueAdapter implements DatapathAdapter {
     );
   }
 
+  /** True iff a chain of ours is still present (iptables-save of mangle and filter). */
+  private chainsPresent(): boolean {
+    const marker = `:${this.spec.prefix}-`;
+    for (const t of ['mangle', 'filter']) {
+      try {
+        const out = execFileSync(`${this.iptablesBin}-save`, ['-t', t], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
+        if (out.includes(marker)) return true;
+      } catch {
+        // table absent: nothing of ours there
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Removes our jumps and chains. Each command may fail because the object is already gone
+   * (idempotent); a transient failure (xtables lock, concurrent nft transaction) is caught by
+   * checking iptables-save afterwards and retrying, a bounded number of times.
+   */
   private removeRules(quiet = false): void {
     let removed = 0;
-    for (const args of removalCommands(this.spec.prefix)) {
-      try {
-        iptables(this.iptablesBin, args);
-        removed++;
-      } catch {
-        // Already absent: removal is idempotent.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      for (const args of removalCommands(this.spec.prefix)) {
+        try {
+          iptables(this.iptablesBin, args);
+          removed++;
+        } catch {
+          // Already absent: removal is idempotent.
+        }
       }
+      if (!this.chainsPresent()) break;
+      if (attempt === 3) this.core.log(`nfqueue datapath: WARNING could not remove every iptables chain ${this.spec.prefix}-* (see iptables-save)`);
     }
     if (!quiet && (removed > 0 || this.rulesInstalled)) this.core.log(`nfqueue datapath: removed iptables chains ${this.spec.prefix}-*`);
     this.rulesInstalled = false;

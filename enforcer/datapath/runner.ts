@@ -113,10 +113,10 @@ export async function runnerMain(argv: readonly string[]): Promise<number> {
     }
     writeStatus();
   }, 100);
-  process.stdout.write('ready\n');
   const keepRules = argv.includes('--keep-rules');
   return await new Promise<number>((resolve) => {
-    const stop = (): void => {
+    const stop = (sig: string): void => {
+      log(`runner: ${sig}, stopping`);
       clearInterval(timer);
       enforcer?.drain();
       void adapter.stop({ removeRules: !keepRules }).then(() => {
@@ -124,8 +124,10 @@ export async function runnerMain(argv: readonly string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    // Only now: whoever waits for `ready` may signal us at once.
+    process.stdout.write('ready\n');
   });
 }
 

@@ -113,8 +113,8 @@ describe.skipIf(skip)('nfqueue adapter (root)', () => {
     expect(client(C, '198.18.2.2', 8080).outcome).toBe('allow');
     const r2 = await procs.start(R, [...RUNNER, '--datapath', 'nfqueue', '--workload-if', 'lan0', '--queue-base', '7200']);
     r2.kill('SIGTERM');
-    await r2.exited;
-    expect(rules()).not.toContain('SYNGATE');
+    expect(await r2.exited, r2.stderr).toBe(0);
+    expect(rules(), r2.stderr).not.toContain('SYNGATE');
   });
 
   it('refuses a second enforcer on the same queues with a clear error', async () => {

@@ -66,7 +66,8 @@ export class Proc {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    // 'close' (not 'exit'): resolves after stdout/stderr are fully read
+    this.exited = new Promise((r) => child.once('close', (code) => r(code)));
   }
   get pid(): number {
     return this.child.pid ?? -1;
