@@ -20,7 +20,9 @@ export type { AdminHandlers, AdminServer, ReadyState } from './admin.js';
 export { FileWatcher, pathSignature } from './watch.js';
 export { Daemon, STOP_DEADLINE_MS, defaultMap } from './daemon.js';
 export type { DaemonOptions, EnforcerCore, ReloadResult, ReloadTrigger, StateGroup } from './daemon.js';
-export { KubeClient, KubeInventoryState, KubeWatcher, calicoInterfaceName, inClusterApiServer } from './k8s.js';
+export { IGNORED_LABELS, KubeClient, KubeInventoryState, KubeWatcher, calicoInterfaceName, inClusterApiServer } from './k8s.js';
+export { LimitReporter } from './limits.js';
+export type { EngineCore, Credentials } from './core.js';
 export type { KubeWorkload, KubePod, KubeNamespace, WatchEvent } from './k8s.js';
 
 /** Start the daemon for a validated config and resolve with its exit status once it stopped. */
