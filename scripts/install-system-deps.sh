@@ -2,7 +2,7 @@
 # Installs the Debian packages syngate needs (native addons, lab, fixtures, map screenshots).
 # Idempotent; skips apt entirely when everything is already present.
 set -euo pipefail
-PKGS=(libpcap-dev libnetfilter-queue-dev tcpdump tshark iproute2 iptables nftables ethtool openssl iperf3 chromium)
+PKGS=(libpcap-dev libnetfilter-queue-dev tcpdump tshark iproute2 iptables nftables conntrack ethtool openssl iperf3 python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
