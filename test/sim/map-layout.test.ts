@@ -1,0 +1,131 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../enforcer/engine/flow-record.js';
+import { buildMapModel, labelLineText, layoutMap, overlaps, renderMap, type MapLayout, type MapModel, type MapWorkload } from '../../enforcer/sim/map.js';
+
+let model: MapModel;
+let lay: MapLayout;
+let flows: FlowRecord[];
+let workloads: MapWorkload[];
+
+beforeAll(async () => {
+  const { buildScenarioPolicy, createCluster, loadScenario, runScenario } = await import('../../enforcer/sim/index.js');
+  const s = loadScenario('examples/bookinfo/scenario.yaml');
+  const r = await runScenario(s, buildScenarioPolicy(s), { cluster: createCluster });
+  flows = r.flows;
+  workloads = r.workloads;
+  model = buildMapModel(flows, workloads);
+  lay = layoutMap(model);
+});
+
+const node = (id: string) => {
+  const n = lay.nodes.find((x) => x.id === id);
+  if (n === undefined) throw new Error(`no node ${id}`);
+  return n;
+};
+
+describe('dependency map layout on bookinfo', () => {
+  it('puts callers left of callees by call depth', () => {
+    expect(node('istio-system/istio-ingressgateway').layer).toBe(0);
+    expect(node('default/rogue').layer).toBe(0);
+    expect(node('bookinfo/productpage').layer).toBe(1);
+    for (const r of ['details', 'reviews-v1', 'reviews-v2', 'reviews-v3']) expect(node(`bookinfo/${r}`).layer).toBe(2);
+    expect(node('bookinfo/ratings').layer).toBe(3);
+    expect(node('istio-system/istiod').layer).toBeGreaterThan(node('bookinfo/ratings').layer);
+    // every allowed edge that is not part of a cycle runs left to right
+    for (const e of model.edges.filter((x) => x.verdict === 'allow' && !(x.from === 'istio-system/prometheus' && x.to === 'bookinfo/ratings'))) {
+      expect(node(e.from).layer, `${e.from} -> ${e.to}`).toBeLessThan(node(e.to).layer);
+    }
+  });
+
+  it('namespaces are disjoint boxes that contain their workloads', () => {
+    for (const a of lay.namespaces) for (const b of lay.namespaces) if (a !== b) expect(overlaps(a, b), `${a.name} / ${b.name}`).toBe(false);
+    for (const n of lay.nodes) {
+      const ns = lay.namespaces.find((x) => x.name === n.namespace)!;
+      expect(n.x >= ns.x && n.x + n.w <= ns.x + ns.w && n.y >= ns.y && n.y + n.h <= ns.y + ns.h, n.id).toBe(true);
+    }
+    for (const a of lay.nodes) for (const b of lay.nodes) if (a !== b) expect(overlaps(a, b), `${a.id} / ${b.id}`).toBe(false);
+  });
+
+  it('every edge endpoint is on its node\'s border, and no two endpoints meet at one point', () => {
+    expect(lay.edges).toHaveLength(model.edges.length);
+    const onBorder = (id: string, p: { x: number; y: number }) => {
+      const n = node(id);
+      const onSide = Math.abs(p.x - n.x) < 0.01 || Math.abs(p.x - (n.x + n.w)) < 0.01;
+      return onSide && p.y >= n.y && p.y <= n.y + n.h;
+    };
+    const points = new Set<string>();
+    for (const le of lay.edges) {
+      const e = model.edges[le.edge]!;
+      expect(onBorder(e.from, le.start), `start of ${e.from} -> ${e.to}`).toBe(true);
+      expect(onBorder(e.to, le.end), `end of ${e.from} -> ${e.to}`).toBe(true);
+      expect(le.d.startsWith(`M${Math.round(le.start.x * 10) / 10},${Math.round(le.start.y * 10) / 10}`)).toBe(true);
+      expect(le.d.endsWith(`${Math.round(le.end.x * 10) / 10},${Math.round(le.end.y * 10) / 10}`)).toBe(true);
+      for (const p of [le.start, le.end]) {
+        const k = `${p.x.toFixed(1)},${p.y.toFixed(1)}`;
+        expect(points.has(k), `two edges meet at ${k}`).toBe(false);
+        points.add(k);
+      }
+    }
+  });
+
+  it('one label per workload pair (parallel edges merged), no two labels overlap, none covers a workload', () => {
+    const pairs = new Set(model.edges.map((e) => [e.from, e.to].sort().join('|')));
+    expect(lay.labels).toHaveLength(pairs.size);
+    expect(lay.labels.flatMap((l) => l.edges).sort((a, b) => a - b)).toEqual(model.edges.map((_, i) => i));
+    for (let i = 0; i < lay.labels.length; i++) {
+      for (let j = i + 1; j < lay.labels.length; j++) expect(overlaps(lay.labels[i]!, lay.labels[j]!), `labels ${i} and ${j}`).toBe(false);
+      for (const n of lay.nodes) expect(overlaps(lay.labels[i]!, n), `label ${i} on ${n.id}`).toBe(false);
+      const l = lay.labels[i]!;
+      expect(l.x >= 0 && l.y >= 0 && l.x + l.w <= lay.width && l.y + l.h <= lay.height).toBe(true);
+    }
+    // reviews-v2 -> ratings: allowed x3 and the replayed SYN denied x1 share one combined label
+    const i = model.edges.findIndex((e) => e.from === 'bookinfo/reviews-v2' && e.to === 'bookinfo/ratings' && e.verdict === 'allow');
+    const label = lay.labels.find((l) => l.edges.includes(i))!;
+    expect(label.lines.map(labelLineText)).toEqual(['9080 allow ×3 · deny ×1']);
+    // prometheus scrapes ratings; ratings' denied call to prometheus goes the other way: one label,
+    // a line per direction, the reverse one marked with an arrow
+    const j = model.edges.findIndex((e) => e.from === 'bookinfo/ratings' && e.to === 'istio-system/prometheus');
+    const both = lay.labels.find((l) => l.edges.includes(j))!;
+    expect(both.lines.map(labelLineText)).toEqual(['15020 allow ×1', '← 9090 deny ×1']);
+  });
+
+  it('the page carries the layout: edges drawn as curves, labels with their boxes, verdict colours and dashes', () => {
+    const html = renderMap(flows, { workloads });
+    expect(html).toBe(renderMap(flows, { workloads }));
+    for (const le of lay.edges) expect(html).toContain(`d="${le.d}"`);
+    for (const l of lay.labels) expect(html).toContain(`data-box="${l.x},${l.y},${l.w},${l.h}"`);
+    expect(html).toMatch(/<path d="M[^"]*C[^"]*" fill="none" stroke="#c62828"[^>]*stroke-dasharray="7 5"/);
+    expect(html).toMatch(/<path d="M[^"]*C[^"]*" fill="none" stroke="#1b7f3b"[^>]*marker-end/);
+    expect(html).toMatch(/class="legend"[\s\S]*denied[\s\S]*no enforcer/);
+  });
+});
+
+describe('dependency map layout at scale', () => {
+  it('lays out 1,000 workloads and thousands of edges (near-linear; every edge drawn, labels disjoint)', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const recs: FlowRecord[] = [];
+    const W = 1000;
+    const id = (i: number) => `ns${i % 20}/w${i}`;
+    for (let k = 0; k < 6000; k++) {
+      const a = Math.floor(rnd() * W);
+      const b = rnd() < 0.7 ? Math.min(W - 1, a + 1 + Math.floor(rnd() * 40)) : Math.floor(rnd() * W);
+      recs.push({
+        ts: '2026-01-01T00:00:00.000Z', enforcer: 'n', direction: 'inbound',
+        src: { ip: `10.0.${a >> 8}.${a & 255}`, port: 30000 + k, workload: id(a), identity: null },
+        dst: { ip: `10.1.${b >> 8}.${b & 255}`, port: 80, workload: id(b), identity: null },
+        port: 80 + (k % 3), verdict: rnd() < 0.8 ? 'allow' : 'deny', reason: 'ok', rule: 'r', audit: [], state: 'closed', packets: 1, bytes: 1,
+        start: new Date(1e12 + k * 5000).toISOString(),
+      });
+    }
+    const m = buildMapModel(recs);
+    const l = layoutMap(m);
+    expect(l.nodes).toHaveLength(W);
+    expect(l.edges).toHaveLength(m.edges.length);
+    // labels disjoint: sweep by x so the check itself stays near-linear
+    const byX = l.labels.slice().sort((a, b) => a.x - b.x);
+    for (let i = 0; i < byX.length; i++) {
+      for (let j = i + 1; j < byX.length && byX[j]!.x < byX[i]!.x + byX[i]!.w; j++) expect(overlaps(byX[i]!, byX[j]!)).toBe(false);
+    }
+  }, 60_000);
+});
