@@ -9,7 +9,8 @@
 //    workload's mode is audit/off; the server application never sees the final ACK before the
 //    client's ACK token verified;
 //  - token bytes never reach an application: every INBOUND frame that is forwarded either carries no
-//    syngate marker or had its token stripped (a marker on an established flow means drop);
+//    syngate marker or had its token (or a reject RST its REJECT marker) stripped (a marker on an
+//    established flow means drop);
 //  - sequence numbers are never rewritten; a token rides only on payload-free SYN, SYN-ACK, ACK
 //    segments (a data-carrying first ACK is preceded by a token-only ACK in the outbox);
 //  - an established entry is never replaced by an unverified packet: a new SYN on its tuple must
@@ -50,6 +51,7 @@ import {
   ParseStatus,
   parseFrame,
   readRejectReason,
+  stripReject,
   stripToken,
   TCP_FLAG_ACK,
   TCP_FLAG_FIN,
@@ -909,6 +911,8 @@ export class Engine<H = unknown, P = unknown> {
         this.pushEvent(EventKind.PEER_REJECT, slot, EventVerdict.DENY, peerReason & 0xff, now);
         ct.addFlags(slot, CtFlag.REPORTED);
       }
+      // The reason is recorded; the application gets a plain RST (no syngate option reaches it).
+      if (stripReject(frame, v) < 0) return this.drop(Reason.MALFORMED);
     }
     this.translateAny(frame, slot, dir);
     this.forward();
@@ -1116,12 +1120,15 @@ export class Engine<H = unknown, P = unknown> {
 
   // ---------------------------------------------------------------- rejects and resets
 
-  /** Outbound SYN refused here: drop it and reset the local client so connect() fails fast. */
+  /**
+   * Outbound SYN refused here: drop it and reset the local client so connect() fails fast (a plain
+   * RST: the reason is in the event, and no syngate option reaches an application).
+   */
   private rejectLocal(reason: number, rule: number, peerId: number, now: number): void {
     const v = this.view;
     const e = this.outEntry(Direction.INBOUND);
     if (e !== null) {
-      const n = writeRejectRst(e.buf, 0, v, reason);
+      const n = writeRstReply(e.buf, 0, v);
       if (n > 0) {
         e.length = n;
         this.ctr[Counter.RSTS_SENT]!++;
@@ -1209,12 +1216,15 @@ export class Engine<H = unknown, P = unknown> {
     this.setReset(reason);
   }
 
-  /** Server side, no SYN-ACK token could be built: reset the local server app, tell the client. */
+  /**
+   * Server side, no SYN-ACK token could be built: reset the local server app (a plain RST), tell
+   * the client.
+   */
   private resetServerApp(frame: Uint8Array, slot: number, reason: number, now: number): void {
     const v = this.view;
     const toApp = this.outEntry(Direction.INBOUND);
     if (toApp !== null) {
-      const n = writeRejectRst(toApp.buf, 0, v, reason);
+      const n = writeRstReply(toApp.buf, 0, v);
       if (n > 0) toApp.length = n;
       else this.outN--;
     }
@@ -1232,12 +1242,16 @@ export class Engine<H = unknown, P = unknown> {
     this.setReset(reason);
   }
 
-  /** A packet of a revoked flow: drop it and reset both ends (RFC 793 seq rules from this packet). */
+  /**
+   * A packet of a revoked flow: drop it and reset both ends (RFC 793 seq rules from this packet).
+   * The RST back to a remote sender carries the REVOKED reject marker; one back to a local
+   * application is plain.
+   */
   private revokedPacket(frame: Uint8Array, slot: number, dir: Direction): void {
     const v = this.view;
     const back = this.outEntry(dir === Direction.OUTBOUND ? Direction.INBOUND : Direction.OUTBOUND);
     if (back !== null) {
-      const n = writeRejectRst(back.buf, 0, v, Reason.REVOKED);
+      const n = dir === Direction.OUTBOUND ? writeRstReply(back.buf, 0, v) : writeRejectRst(back.buf, 0, v, Reason.REVOKED);
       if (n > 0) back.length = n;
       else this.outN--;
     }

@@ -6,7 +6,7 @@ export * from './status.js';
 export { PacketView, parseFrame, u16, u32, w16, w32 } from './view.js';
 export * from './checksum.js';
 export * from './marker.js';
-export { canCarryToken, insertToken, stripToken } from './token.js';
+export { canCarryToken, insertToken, stripReject, stripToken } from './token.js';
 export * from './rst.js';
 export * from './build.js';
 export * from './pool.js';

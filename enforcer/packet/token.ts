@@ -1,7 +1,8 @@
 // Token carriage: insertToken adds the syngate marker option and appends the token as the TCP
-// payload of a payload-free SYN, SYN-ACK or ACK; stripToken undoes it.
+// payload of a payload-free SYN, SYN-ACK or ACK; stripToken undoes it; stripReject turns a syngate
+// reject RST into the plain RST an application may see.
 // Invariants:
-//  - both work in place on view.buf, never allocate, never throw, and return the new frame length
+//  - all three work in place on view.buf, never allocate, never throw, and return the new frame length
 //    or a negative PacketError (in which case the buffer and the view are untouched);
 //  - on success the view describes the rewritten frame exactly as parseFrame would (updated in
 //    place, not re-parsed; the property tests compare it with a fresh parse);
@@ -118,41 +119,72 @@ export function insertToken(
  * TOKEN marker).
  */
 export function stripToken(buf: Uint8Array, view: PacketView): number {
+  const c = checkMarked(buf, view);
+  if (c !== 0) return c;
+  if (findMarker(view) !== Marker.TOKEN) return PacketError.BAD_MARKER;
+  return cutMarker(buf, view, false);
+}
+
+/**
+ * Removes the REJECT marker from a syngate reject RST (view.buf must be `buf`), leaving a plain
+ * RST: the option bytes after the marker and any payload move 8 bytes left, the data offset and
+ * IPv4 total length shrink by 8, both checksums are updated incrementally. Read the reason
+ * (readRejectReason) first. Returns the new frame length or a negative PacketError (NO_MARKER,
+ * BAD_MARKER when the marker is not a well-formed REJECT on an RST).
+ */
+export function stripReject(buf: Uint8Array, view: PacketView): number {
+  const c = checkMarked(buf, view);
+  if (c !== 0) return c;
+  if (findMarker(view) !== Marker.REJECT) return PacketError.BAD_MARKER;
+  return cutMarker(buf, view, true);
+}
+
+function checkMarked(buf: Uint8Array, view: PacketView): number {
   if (view.buf !== buf) return PacketError.BAD_ARGUMENT;
   if (view.status !== ParseStatus.OK) return PacketError.NOT_PARSED;
   if (view.kind !== PacketKind.TCP) return PacketError.NOT_TCP;
   if (view.markerOff < 0) return PacketError.NO_MARKER;
-  if (findMarker(view) !== Marker.TOKEN) return PacketError.BAD_MARKER;
+  return 0;
+}
+
+/**
+ * Cuts the 8-byte marker out of a parsed, marked TCP view; with `keepPayload` false the payload
+ * (a token) goes too and stays in place past the new frame end, otherwise it moves 8 bytes left.
+ * The bytes moved shift by an even count, so their checksum contribution is unchanged.
+ */
+function cutMarker(buf: Uint8Array, view: PacketView, keepPayload: boolean): number {
   const l3 = view.l3Off;
   const l4 = view.l4Off;
   const m = view.markerOff;
   const h = l4 + view.tcpHeaderLen;
-  const tokenLen = view.tokenLen;
+  const payLen = view.payloadLen;
+  const gone = keepPayload ? 0 : payLen;
   const oldTot = view.ipTotalLen;
-  const shrink = SYNGATE_MARKER_LEN + tokenLen;
+  const shrink = SYNGATE_MARKER_LEN + gone;
   const newTot = oldTot - shrink;
   const oldL4 = view.l4Len;
   const oldWord = u16(buf, l4 + TCP_OFF_DATA_OFF);
   const newWord = oldWord - DOFF_WORD_DELTA;
 
   const removed =
-    sumBytes(buf, m, m + SYNGATE_MARKER_LEN, ((m - l4) & 1) === 1) + sumBytes(buf, h, h + tokenLen) + oldWord + oldL4;
+    sumBytes(buf, m, m + SYNGATE_MARKER_LEN, ((m - l4) & 1) === 1) + (gone === 0 ? 0 : sumBytes(buf, h, h + gone)) + oldWord + oldL4;
   const tcpCsum = csumAdjust(u16(buf, l4 + TCP_OFF_CSUM), newWord + (oldL4 - shrink), removed);
 
-  for (let i = m + SYNGATE_MARKER_LEN; i < h; i++) buf[i - SYNGATE_MARKER_LEN] = buf[i]!;
+  const moveEnd = keepPayload ? h + payLen : h;
+  for (let i = m + SYNGATE_MARKER_LEN; i < moveEnd; i++) buf[i - SYNGATE_MARKER_LEN] = buf[i]!;
   w16(buf, l4 + TCP_OFF_DATA_OFF, newWord);
   w16(buf, l4 + TCP_OFF_CSUM, tcpCsum);
   w16(buf, l3 + IPV4_OFF_TOTAL_LEN, newTot);
   w16(buf, l3 + IPV4_OFF_CSUM, csumUpdate16(u16(buf, l3 + IPV4_OFF_CSUM), oldTot, newTot));
 
-  // Update the view: options after the marker moved 8 bytes left, the payload is gone.
+  // Update the view: options after the marker (and a kept payload) moved 8 bytes left.
   const newLen = l3 + newTot - view.off;
   view.len = newLen;
   view.ipTotalLen = newTot;
   view.l4Len = oldL4 - shrink;
   view.tcpHeaderLen -= SYNGATE_MARKER_LEN;
   view.payloadOff = h - SYNGATE_MARKER_LEN;
-  view.payloadLen = 0;
+  view.payloadLen = payLen - gone;
   view.optEnd -= SYNGATE_MARKER_LEN;
   if (view.mssOff > m) view.mssOff -= SYNGATE_MARKER_LEN;
   if (view.wscaleOff > m) view.wscaleOff -= SYNGATE_MARKER_LEN;

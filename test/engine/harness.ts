@@ -177,8 +177,9 @@ export class TwoNodes {
     return this.server.rx.some((r) => r.hadExperimentalOption);
   }
 
+  /** Frames either client-node host's stack accepted that still carried a syngate option (RSTs included). */
   clientSawOption(): boolean {
-    return this.client.rx.some((r) => r.hadExperimentalOption && (r.flags & 0x04) === 0);
+    return this.client.rx.some((r) => r.hadExperimentalOption) || this.other.rx.some((r) => r.hadExperimentalOption);
   }
 }
 

@@ -14,7 +14,11 @@ import {
   PacketView,
   parseFrame,
   ParseStatus,
+  readRejectReason,
+  stripReject,
   stripToken,
+  TCP_FLAG_ACK,
+  TCP_FLAG_RST,
   TCP_OFF_CSUM,
   tcpChecksum,
   u16,
@@ -24,7 +28,7 @@ import {
   writeTcpFrame,
 } from '../../enforcer/packet/index.js';
 import { fuzzParams } from '../fuzz/params.js';
-import { anyTcpFrameArb, handshakeFrameArb, type FrameCase } from './arbitraries.js';
+import { anyTcpFrameArb, handshakeFrameArb, tcpOptionsArb, type FrameCase } from './arbitraries.js';
 
 function build(c: FrameCase): { buf: Uint8Array; len: number } {
   const buf = new Uint8Array(c.at + 200 + FRAME_HEADROOM);
@@ -106,6 +110,53 @@ describe('insertToken / stripToken properties', () => {
         expect(insertToken(buf, v, tok, off, tl, 65535)).toBe(len + 8 + tl);
         findMarker(v);
         expect(buf.subarray(v.tokenOff, v.tokenOff + v.tokenLen)).toEqual(tok.subarray(off, off + tl));
+      }),
+      fuzzParams(0.5),
+    );
+  });
+});
+
+describe('stripReject properties', () => {
+  /** Options that do not end the list (no trailing EOL), so an option after them is parsed. */
+  const openOptionsArb = tcpOptionsArb(16).filter((o) => o.length === 0 || o[o.length - 1] !== 0);
+
+  it('a reject RST with the marker anywhere among options, IP options and payload becomes exactly the same RST built without it', () => {
+    fc.assert(
+      fc.property(handshakeFrameArb, openOptionsArb, tcpOptionsArb(16), fc.boolean(), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), (c, before, after, ack, reason, payload) => {
+        const marker = Uint8Array.of(253, 8, 0x53, 0x47, 2, 1, reason, 0);
+        const flags = TCP_FLAG_RST | (ack ? TCP_FLAG_ACK : 0);
+        const marked = build({ ...c, spec: { ...c.spec, flags, payload, options: Uint8Array.from([...before, ...marker, ...after]) } });
+        const plain = build({ ...c, spec: { ...c.spec, flags, payload, options: Uint8Array.from([...before, ...after]) } });
+        const v = new PacketView();
+        expect(parseFrame(marked.buf, c.at, marked.len, c.linkType, v)).toBe(ParseStatus.OK);
+        expect(findMarker(v)).toBe(Marker.REJECT);
+        expect(readRejectReason(v)).toBe(reason);
+        expect(stripReject(marked.buf, v)).toBe(plain.len);
+        expectFresh(v);
+        expect(v.markerOff).toBe(-1);
+        expect(v.payloadLen).toBe(payload.length);
+        expect(verifyIpv4Checksum(v)).toBe(true);
+        expect(verifyTcpChecksum(v)).toBe(true);
+        expect(marked.buf.subarray(c.at, c.at + plain.len)).toEqual(plain.buf.subarray(c.at, c.at + plain.len));
+      }),
+      fuzzParams(),
+    );
+  });
+
+  it('refuses a TOKEN marker and a frame without a marker, leaving the bytes untouched', () => {
+    fc.assert(
+      fc.property(handshakeFrameArb, tokenArb, (c, token) => {
+        const { buf, len } = build(c);
+        const v = new PacketView();
+        parseFrame(buf, c.at, len, c.linkType, v);
+        const orig = buf.slice();
+        expect(stripReject(buf, v)).toBeLessThan(0);
+        expect(insertToken(buf, v, token, 0, token.length, 65535)).toBeGreaterThan(0);
+        const withToken = buf.slice();
+        expect(stripReject(buf, v)).toBeLessThan(0);
+        expect(buf).toEqual(withToken);
+        expect(stripToken(buf, v)).toBe(len);
+        expect(buf.subarray(c.at, c.at + len)).toEqual(orig.subarray(c.at, c.at + len));
       }),
       fuzzParams(0.5),
     );
