@@ -719,7 +719,7 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
     return (
       `<g class="node" data-node="${esc(p.id)}" tabindex="0"><title>${esc(`${p.id}${w?.ip === undefined ? '' : `\n${w.ip}`}${w?.node === undefined ? '' : `\nnode ${w.node}`}${noEnf ? '\nno enforcer' : ''}`)}</title>` +
       `<rect x="${p.x}" y="${f1(p.y)}" width="${p.w}" height="${p.h}" rx="6" fill="${noEnf ? '#fff4f4' : '#ffffff'}" stroke="${noEnf ? '#c62828' : '#3d5a80'}"${noEnf ? ' stroke-dasharray="4 3"' : ''}/>` +
-      `<text x="${p.x + p.w / 2}" y="${f1(p.y + p.h / 2 + 5)}" class="nl">${esc(nameOf(p.id))}</text></g>`
+      `<text x="${p.x + p.w / 2}" y="${f1(p.y + p.h / 2 + 5)}" class="nl">${esc(fitName(nameOf(p.id)))}</text></g>`
     );
   });
   const counts = { allow: 0, deny: 0, audit: 0 };
@@ -733,7 +733,6 @@ export function renderMap(records: readonly FlowRecord[], opts: MapOptions = {})
       .map((v, i) => `<g transform="translate(${i * 150},0)"><line x1="0" y1="7" x2="40" y2="7" stroke="${STYLE[v].color}" stroke-width="3"${STYLE[v].dash === '' ? '' : ` stroke-dasharray="${STYLE[v].dash}"`}/><text x="48" y="12" class="lg">${STYLE[v].label} (${counts[v]})</text></g>`)
       .join('') +
     `<g transform="translate(450,0)"><rect x="0" y="0" width="40" height="14" rx="3" fill="#fff4f4" stroke="#c62828" stroke-dasharray="4 3"/><text x="48" y="12" class="lg">no enforcer</text></g>` +
-    `<text x="590" y="12" class="lg">labels: port, verdict ×connections · hover or click for rule and reasons</text>` +
     `</g>`;
   const data = JSON.stringify(model).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -754,7 +753,7 @@ h1{font-size:18px;margin:0}
 .node.sel rect,.elabel.sel rect{stroke-width:3}
 #detail{position:fixed;right:12px;top:60px;max-width:380px;background:#fff;border:1px solid #9aa5b8;border-radius:8px;padding:10px 12px;font-size:12px;white-space:pre-wrap;box-shadow:0 2px 8px #0002;display:none}
 </style></head>
-<body><header><h1>${esc(title)}</h1><div id="summary">${lay.nodes.length} workloads, ${model.edges.length} edges: ${counts.allow} allowed, ${counts.deny} denied, ${counts.audit} audit connections</div></header>
+<body><header><h1>${esc(title)}</h1><div id="summary">${lay.nodes.length} workloads, ${model.edges.length} edges: ${counts.allow} allowed, ${counts.deny} denied, ${counts.audit} audit connections. Labels read <b>port</b> verdict ×connections; hover or click an edge, label or workload for the deciding rule and reasons.</div></header>
 <svg xmlns="http://www.w3.org/2000/svg" id="map" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="dependency map">
 <defs>${markers}</defs>${legend}
 ${nsBoxes.join('\n')}
@@ -803,6 +802,13 @@ ${labelSvg.join('\n')}
     });
   })(nodes[j]);
   document.addEventListener('click', function(){ show('', null); });
+  // labels whose rendered text is wider than the box the layout reserved (tests expect none)
+  var overflow = 0;
+  for (var m = 0; m < labels.length; m++) {
+    var box = labels[m].querySelector('rect'), text = labels[m].querySelector('text');
+    if (box && text && text.getBBox().width > Number(box.getAttribute('width')) - 2) overflow++;
+  }
+  document.body.setAttribute('data-label-overflow', String(overflow));
   document.body.setAttribute('data-rendered-edges', String(edges.length));
   document.body.setAttribute('data-rendered-nodes', String(nodes.length));
 })();
@@ -810,6 +816,13 @@ ${labelSvg.join('\n')}
 </body></html>
 `;
 }
+
+/** A workload name cut to fit its box (the full id is in the tooltip and the detail panel). */
+function fitName(name: string): string {
+  return name.length <= MAX_NAME_CHARS ? name : `${name.slice(0, MAX_NAME_CHARS - 1)}…`;
+}
+
+const MAX_NAME_CHARS = 22;
 
 function f1(v: number): string {
   return (Math.round(v * 10) / 10).toString();

@@ -1,5 +1,8 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../enforcer/engine/flow-record.js';
+import { dumpDom, findChromium } from '../../enforcer/sim/chromium.js';
 import { buildMapModel, labelLineText, layoutMap, overlaps, renderMap, type MapLayout, type MapModel, type MapWorkload } from '../../enforcer/sim/map.js';
 
 let model: MapModel;
@@ -128,4 +131,17 @@ describe('dependency map layout at scale', () => {
       for (let j = i + 1; j < byX.length && byX[j]!.x < byX[i]!.x + byX[i]!.w; j++) expect(overlaps(byX[i]!, byX[j]!)).toBe(false);
     }
   }, 60_000);
+});
+
+describe.skipIf(findChromium() === null)('dependency map in Chromium', () => {
+  it('every label\'s rendered text fits the box the layout reserved for it (so reserved boxes not overlapping means labels not overlapping)', async () => {
+    const dir = join('out', 'test-map-layout');
+    mkdirSync(dir, { recursive: true });
+    const page = join(dir, 'map.html');
+    writeFileSync(page, renderMap(flows, { title: 'bookinfo layout', workloads }));
+    const dom = await dumpDom(page);
+    expect(dom.error).toBeNull();
+    expect(dom.stdout).toMatch(/data-label-overflow="0"/);
+    expect(dom.stdout).toMatch(new RegExp(`data-rendered-edges="${model.edges.length}"`));
+  });
 });
