@@ -296,6 +296,39 @@ function assignLayers(ids: string[], model: MapModel): Map<string, number> {
   return res;
 }
 
+/** Crossings between adjacent columns (inversions of the edge list, by merge sort): O(E log E). */
+export function countCrossings(layers: readonly (readonly { pos: number; down: readonly { pos: number }[] }[])[]): number {
+  let total = 0;
+  for (let l = 0; l + 1 < layers.length; l++) {
+    const pairs: [number, number][] = [];
+    for (const it of layers[l]!) for (const d of it.down) pairs.push([it.pos, d.pos]);
+    pairs.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+    total += inversions(pairs.map((p) => p[1]));
+  }
+  return total;
+}
+
+function inversions(a: number[]): number {
+  if (a.length < 2) return 0;
+  const mid = a.length >> 1;
+  const left = a.slice(0, mid);
+  const right = a.slice(mid);
+  let n = inversions(left) + inversions(right);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < left.length && j < right.length) {
+    if (left[i]! <= right[j]!) a[k++] = left[i++]!;
+    else {
+      a[k++] = right[j++]!;
+      n += left.length - i;
+    }
+  }
+  while (i < left.length) a[k++] = left[i++]!;
+  while (j < right.length) a[k++] = right[j++]!;
+  return n;
+}
+
 function labelWidth(text: string): number {
   return Math.ceil(text.length * LABEL_CHAR_W + 2 * LABEL_PAD_X);
 }
@@ -432,10 +465,22 @@ export function layoutMap(model: MapModel): MapLayout {
     layer.sort((p, q) => p.band - q.band || cmpStr(p.key, q.key));
     layer.forEach((it, i) => (it.pos = i));
   }
-  for (let s = 0; s < SWEEPS; s++) {
+  // Keep the ordering with the fewest crossings seen (a sweep can make things worse).
+  let best = layers.map((l) => l.slice());
+  let bestCrossings = countCrossings(layers);
+  for (let s = 0; s < SWEEPS && bestCrossings > 0; s++) {
     for (let l = 1; l < nLayers; l++) sortLayer(layers[l]!, (it) => mean(it.up, it.pos));
     for (let l = nLayers - 2; l >= 0; l--) sortLayer(layers[l]!, (it) => mean(it.down, it.pos));
+    const c = countCrossings(layers);
+    if (c < bestCrossings) {
+      bestCrossings = c;
+      best = layers.map((l) => l.slice());
+    }
   }
+  best.forEach((l, i) => {
+    layers[i] = l;
+    l.forEach((it, k) => (it.pos = k));
+  });
 
   // Vertical placement: each band is as tall as its fullest column; items pulled towards the
   // mean height of their neighbours, keeping order and spacing inside the band.
@@ -532,7 +577,8 @@ export function layoutMap(model: MapModel): MapLayout {
   const edges: LaidEdge[] = [];
   const labels: LaidLabel[] = [];
   const grid = new RectGrid();
-  for (const n of nodes) grid.add({ x: n.x - 4, y: n.y - 4, w: n.w + 8, h: n.h + 8 });
+  // workloads are obstacles, with room left and right for the arrowheads and port fan
+  for (const n of nodes) grid.add({ x: n.x - 16, y: n.y - 4, w: n.w + 32, h: n.h + 8 });
   const cubic = (p: Pt, q: Pt, t: number): Pt => {
     const dx = (q.x - p.x) / 2;
     const c1 = { x: p.x + dx, y: p.y };
@@ -626,7 +672,12 @@ export function layoutMap(model: MapModel): MapLayout {
     // Candidates: along each between-column segment (middle segments first), then shifted up/down.
     const segOrder = gapSegs.map((_, i) => i).sort((p, q) => Math.abs(p - (gapSegs.length - 1) / 2) - Math.abs(q - (gapSegs.length - 1) / 2) || q - p);
     const cands: Pt[] = [];
-    for (const si of segOrder.slice(0, MAX_LABEL_SEGMENTS)) for (const t of [0.5, 0.38, 0.62, 0.26, 0.74]) cands.push(cubic(gapSegs[si]![0], gapSegs[si]![1], t));
+    // Prefer the end where fewer edges meet (a fan-out's labels near its targets, a fan-in's near
+    // its sources), where neighbouring curves have already spread apart.
+    const crowdA = sideList.get(`${g.a}\u0000r`)?.length ?? 0;
+    const crowdB = sideList.get(`${g.b}\u0000${ra.layer === rb.layer ? 'r' : 'l'}`)?.length ?? 0;
+    const ts = crowdA > crowdB ? [0.62, 0.74, 0.5, 0.38, 0.26] : crowdA < crowdB ? [0.38, 0.26, 0.5, 0.62, 0.74] : [0.5, 0.38, 0.62, 0.26, 0.74];
+    for (const si of segOrder.slice(0, MAX_LABEL_SEGMENTS)) for (const t of ts) cands.push(cubic(gapSegs[si]![0], gapSegs[si]![1], t));
     let chosen: Rect | null = null;
     for (let shift = 0; shift <= 8 && chosen === null; shift++) {
       for (const c of cands) {
