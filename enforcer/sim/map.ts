@@ -174,6 +174,8 @@ export interface MapLayout {
   namespaces: (Rect & { name: string })[];
   edges: LaidEdge[];
   labels: LaidLabel[];
+  /** edge crossings between adjacent columns after ordering (reserved slots count as points) */
+  crossings: number;
 }
 
 const NODE_W = 170;
@@ -712,7 +714,7 @@ export function layoutMap(model: MapModel): MapLayout {
     return { name: model.namespaces[ns]!.name, x: x0, y: y0, w: x1 - x0, h: NS_HEADER + Math.max(NODE_H, bandInner[b]!) + NS_PAD };
   });
   const maxY = Math.max(yCursor - BAND_GAP, ...labels.map((l) => l.y + l.h));
-  return { width: Math.max(640, Math.ceil(maxX + LEFT)), height: Math.ceil(maxY + 30), nodes, namespaces, edges, labels };
+  return { width: Math.max(640, Math.ceil(maxX + LEFT)), height: Math.ceil(maxY + 30), nodes, namespaces, edges, labels, crossings: bestCrossings };
 }
 
 function esc(s: string): string {

@@ -103,6 +103,31 @@ describe('dependency map layout on bookinfo', () => {
   });
 });
 
+describe('dependency map ordering', () => {
+  it('barycenter sweeps remove avoidable crossings', () => {
+    // by name, column 1 would be [x-a, x-b] under callers [a, b] with a -> x-b and b -> x-a: one crossing
+    const recs: FlowRecord[] = [
+      ['ns/a', 'ns/zb'], ['ns/b', 'ns/za'], ['ns/a', 'ns/zc'], ['ns/c', 'ns/za'],
+    ].map(([from, to], k) => ({
+      ts: '2026-01-01T00:00:00.000Z', enforcer: 'n', direction: 'inbound' as const,
+      src: { ip: `198.18.0.${k + 1}`, port: 40000 + k, workload: from!, identity: null },
+      dst: { ip: `198.18.1.${k + 1}`, port: 80, workload: to!, identity: null },
+      port: 80, verdict: 'allow' as const, reason: 'ok', rule: 'r', audit: [], state: 'closed' as const, packets: 1, bytes: 1,
+      start: '2026-01-01T00:00:00.000Z',
+    }));
+    const l = layoutMap(buildMapModel(recs));
+    expect(l.crossings).toBe(0);
+    const y = (id: string) => l.nodes.find((n) => n.id === id)!.y;
+    // callers and callees in matching order: zb (a's) above za (b's and c's)
+    expect(y('ns/a')).toBeLessThan(y('ns/b'));
+    expect(y('ns/zb')).toBeLessThan(y('ns/za'));
+  });
+
+  it('bookinfo is drawn with few crossings (regression guard: 10 at the time of writing)', () => {
+    expect(lay.crossings).toBeLessThanOrEqual(10);
+  });
+});
+
 describe('dependency map layout at scale', () => {
   it('lays out 1,000 workloads and thousands of edges (near-linear; every edge drawn, labels disjoint)', () => {
     let seed = 7;
