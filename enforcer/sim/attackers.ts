@@ -18,7 +18,7 @@ import {
   type CaMaterial,
   type NodeIdentity,
 } from '../identity/index.js';
-import { PacketView, insertToken, parseFrame as parsePacket, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, u16, u32 } from '../packet/index.js';
+import { insertToken, IPPROTO_TCP, PacketKind, PacketView, parseFrame as parsePacket, ParseStatus, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../packet/index.js';
 import type { ClusterEnforcer, EngineAttack, SimEvent } from './run.js';
 
 const NO_OUTBOX: readonly OutboxEntry[] = Object.freeze([]) as readonly OutboxEntry[];
@@ -72,16 +72,15 @@ export class AttackerEnforcer implements ClusterEnforcer {
     if (direction !== Direction.OUTBOUND) return this.res;
     const v = this.view;
     parsePacket(frame, off, len, LinkType.ETHERNET, v);
-    if (v.l4Off < 0 || v.ipProto !== 6) return this.res;
-    const flags = frame[v.l4Off + 13] ?? 0;
-    if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) !== TCP_FLAG_SYN) return this.res;
+    if (v.status !== ParseStatus.OK || v.kind !== PacketKind.TCP) return this.res;
+    if ((v.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) !== TCP_FLAG_SYN) return this.res;
     const binding = {
-      srcIp: u32(frame, v.l3Off + 12),
-      dstIp: u32(frame, v.l3Off + 16),
-      srcPort: u16(frame, v.l4Off),
-      dstPort: u16(frame, v.l4Off + 2),
-      proto: 6,
-      isnC: u32(frame, v.l4Off + 4),
+      srcIp: v.srcIp,
+      dstIp: v.dstIp,
+      srcPort: v.srcPort,
+      dstPort: v.dstPort,
+      proto: IPPROTO_TCP,
+      isnC: v.seq,
       isnS: 0,
     };
     let token: Uint8Array;

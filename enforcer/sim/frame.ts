@@ -1,71 +1,60 @@
-// Ethernet + IPv4 + TCP frame writer and reader used by the simulated TCP endpoints.
-// Invariants: every frame written here has a correct IPv4 header checksum and TCP checksum
-// (pseudo-header included); all multi-byte fields are network byte order (big-endian);
-// parseFrame never throws — it returns null for anything that is not a well-formed
-// untagged Ethernet/IPv4/TCP frame. This is the simulator's own endpoint codec (it is not on the
-// enforcer's hot path and may allocate); the enforcer parses with enforcer/packet/.
+// The simulated endpoints' view of frames: a decoded record (ParsedFrame) over the packet module's
+// codec. Header layout, parsing and checksums are enforcer/packet/'s (one codec for the enforcer
+// and the simulator); what is simulator-specific is the record itself (a plain object the TCP
+// endpoint model keeps), the full option list it carries, and addressing helpers.
+// Invariants: every frame writeFrame returns has correct IPv4 and TCP checksums; parseFrame never
+// throws — it returns null for anything that is not a well-formed untagged, unfragmented
+// Ethernet/IPv4/TCP frame with a well-formed option list; `hasExperimentalOption` is true for ANY
+// option of kind 253 (whatever its ExID or length: the test oracle for "no syngate option reaches a
+// stack"), so a malformed syngate marker still yields a record instead of hiding the frame.
+// Not on the enforcer's hot path: records are allocated per call.
 import { LinkType } from '../engine/types.js';
-import { writeTcpFrame } from '../packet/index.js';
+import {
+  ETH_ADDR_LEN,
+  ETH_HEADER_LEN,
+  ETH_OFF_DST,
+  ETH_OFF_SRC,
+  fixIpv4Checksum,
+  fixTcpChecksum,
+  IPV4_MIN_HEADER_LEN,
+  ipv4ToString,
+  PacketKind,
+  PacketView,
+  parseFrame as parsePacket,
+  ParseStatus,
+  TCP_MAX_OPTIONS_LEN,
+  TCP_MIN_HEADER_LEN,
+  TCP_OFF_OPTIONS,
+  TCPOLEN_MSS,
+  TCPOLEN_SACK_PERM,
+  TCPOLEN_TIMESTAMP,
+  TCPOLEN_WSCALE,
+  TCPOPT_EOL,
+  TCPOPT_EXP1,
+  TCPOPT_MSS,
+  TCPOPT_NOP,
+  TCPOPT_SACK_PERM,
+  TCPOPT_TIMESTAMP,
+  TCPOPT_WSCALE,
+  tryParseIpv4,
+  u16,
+  u32,
+  verifyIpv4Checksum,
+  verifyTcpChecksum,
+  writeTcpFrame,
+} from '../packet/index.js';
 
-export const ETH_HDR_LEN = 14;
-export const ETH_OFF_DST = 0;
-export const ETH_OFF_SRC = 6;
-/** u16 BE */
-export const ETH_OFF_TYPE = 12;
-export const ETHERTYPE_IPV4 = 0x0800;
+// The simulator's short names for the TCP flag bits (part of its public surface).
+export {
+  TCP_FLAG_ACK as TCP_ACK,
+  TCP_FLAG_FIN as TCP_FIN,
+  TCP_FLAG_PSH as TCP_PSH,
+  TCP_FLAG_RST as TCP_RST,
+  TCP_FLAG_SYN as TCP_SYN,
+} from '../packet/index.js';
 
-export const IPV4_HDR_LEN = 20;
-export const IPV4_OFF_VER_IHL = 0;
-/** u16 BE */
-export const IPV4_OFF_TOTAL_LEN = 2;
-/** u16 BE */
-export const IPV4_OFF_ID = 4;
-/** u16 BE: flags (3 bits) + fragment offset (13 bits) */
-export const IPV4_OFF_FLAGS_FRAG = 6;
-export const IPV4_OFF_TTL = 8;
-export const IPV4_OFF_PROTO = 9;
-/** u16 BE */
-export const IPV4_OFF_CSUM = 10;
-/** u32 BE */
-export const IPV4_OFF_SRC = 12;
-/** u32 BE */
-export const IPV4_OFF_DST = 16;
-export const IPV4_FLAG_DF = 0x4000;
-export const IPPROTO_TCP = 6;
-
-export const TCP_HDR_LEN = 20;
-/** u16 BE */
-export const TCP_OFF_SPORT = 0;
-/** u16 BE */
-export const TCP_OFF_DPORT = 2;
-/** u32 BE */
-export const TCP_OFF_SEQ = 4;
-/** u32 BE */
-export const TCP_OFF_ACK = 8;
-/** high nibble: data offset in 32-bit words */
-export const TCP_OFF_DOFF = 12;
-export const TCP_OFF_FLAGS = 13;
-/** u16 BE */
-export const TCP_OFF_WINDOW = 14;
-/** u16 BE */
-export const TCP_OFF_CSUM = 16;
-/** u16 BE */
-export const TCP_OFF_URG = 18;
-
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-
-export const TCPOPT_EOL = 0;
-export const TCPOPT_NOP = 1;
-export const TCPOPT_MSS = 2;
-export const TCPOPT_WSCALE = 3;
-export const TCPOPT_SACK_PERM = 4;
-export const TCPOPT_TIMESTAMP = 8;
-/** RFC 6994 experimental option kind carrying syngate's ExID marker. */
-export const TCPOPT_EXP = 253;
+/** Ethernet + IPv4 + TCP fixed headers: the shortest frame parseFrame accepts. */
+export const ETH_IPV4_TCP_MIN_LEN = ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN;
 
 export interface TcpFrameSpec {
   srcMac: Uint8Array;
@@ -80,55 +69,16 @@ export interface TcpFrameSpec {
   ack: number;
   flags: number;
   window: number;
-  /** Raw option bytes; padded with NOP... EOL to a 4-byte multiple. At most 40 bytes. */
+  /** Raw option bytes; padded with EOL to a 4-byte multiple. At most 40 bytes. */
   options?: Uint8Array;
   payload?: Uint8Array;
 }
 
-/** One's-complement sum of bytes [off, off+len) folded into 32 bits (not complemented). */
-function sum16(buf: Uint8Array, off: number, len: number, initial: number): number {
-  let s = initial;
-  const end = off + len - 1;
-  let i = off;
-  for (; i < end; i += 2) s += ((buf[i] ?? 0) << 8) | (buf[i + 1] ?? 0);
-  if (i === end) s += (buf[i] ?? 0) << 8;
-  return s;
-}
-
-function fold(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
-  return s;
-}
-
-export function ipv4HeaderChecksum(buf: Uint8Array, ipOff: number, ihlBytes: number): number {
-  const saved0 = buf[ipOff + IPV4_OFF_CSUM] ?? 0;
-  const saved1 = buf[ipOff + IPV4_OFF_CSUM + 1] ?? 0;
-  buf[ipOff + IPV4_OFF_CSUM] = 0;
-  buf[ipOff + IPV4_OFF_CSUM + 1] = 0;
-  const c = ~fold(sum16(buf, ipOff, ihlBytes, 0)) & 0xffff;
-  buf[ipOff + IPV4_OFF_CSUM] = saved0;
-  buf[ipOff + IPV4_OFF_CSUM + 1] = saved1;
-  return c;
-}
-
-export function tcpChecksum(buf: Uint8Array, srcIp: number, dstIp: number, tcpOff: number, tcpLen: number): number {
-  let s = (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) + IPPROTO_TCP + tcpLen;
-  const saved0 = buf[tcpOff + TCP_OFF_CSUM] ?? 0;
-  const saved1 = buf[tcpOff + TCP_OFF_CSUM + 1] ?? 0;
-  buf[tcpOff + TCP_OFF_CSUM] = 0;
-  buf[tcpOff + TCP_OFF_CSUM + 1] = 0;
-  s = sum16(buf, tcpOff, tcpLen, s);
-  buf[tcpOff + TCP_OFF_CSUM] = saved0;
-  buf[tcpOff + TCP_OFF_CSUM + 1] = saved1;
-  const c = ~fold(s) & 0xffff;
-  return c;
-}
-
-/** Writes a complete frame with both checksums set (through packet/'s writeTcpFrame); returns a new exactly-sized buffer. */
+/** Writes a complete frame with both checksums set (packet's writeTcpFrame, DF set); returns a new exactly-sized buffer. */
 export function writeFrame(spec: TcpFrameSpec): Uint8Array {
   const optLen = spec.options?.length ?? 0;
-  if (optLen > 40) throw new RangeError(`TCP options ${optLen} bytes exceed 40`);
-  const size = ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN + ((optLen + 3) & ~3) + (spec.payload?.length ?? 0);
+  if (optLen > TCP_MAX_OPTIONS_LEN) throw new RangeError(`TCP options ${optLen} bytes exceed ${TCP_MAX_OPTIONS_LEN}`);
+  const size = ETH_IPV4_TCP_MIN_LEN + ((optLen + 3) & ~3) + (spec.payload?.length ?? 0);
   const buf = new Uint8Array(size);
   const n = writeTcpFrame(
     buf,
@@ -192,75 +142,77 @@ export interface ParsedFrame {
   tsEcr: number | null;
 }
 
+/** Scratch view: the simulator is single-threaded and parseFrame copies what it keeps. */
+const view = new PacketView();
+
+/**
+ * Parses with the packet module: the headers must parse (a malformed syngate marker is reported by
+ * the packet parser as BAD_MARKER after the headers are known, and is accepted here), untagged.
+ * Returns false for anything else.
+ */
+function parseHeaders(buf: Uint8Array, off: number, len: number): boolean {
+  const st = parsePacket(buf, off, len, LinkType.ETHERNET, view);
+  return (st === ParseStatus.OK || st === ParseStatus.BAD_MARKER) && view.kind === PacketKind.TCP && view.vlanTags === 0;
+}
+
+/** Every option in b[i..end) up to an EOL; null when an option's length is malformed. */
+function listOptions(b: Uint8Array, i: number, end: number): TcpOptionView[] | null {
+  const out: TcpOptionView[] = [];
+  while (i < end) {
+    const kind = b[i]!;
+    if (kind === TCPOPT_EOL) break;
+    if (kind === TCPOPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return null;
+    const len = b[i + 1]!;
+    if (len < 2 || i + len > end) return null;
+    out.push({ kind, off: i, len });
+    i += len;
+  }
+  return out;
+}
+
 /** Parses an untagged Ethernet/IPv4/TCP frame in buf[off, off+len); returns null if it is not one. */
 export function parseFrame(buf: Uint8Array, off: number, len: number): ParsedFrame | null {
-  if (off < 0 || len < ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN || off + len > buf.length) return null;
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (dv.getUint16(off + ETH_OFF_TYPE) !== ETHERTYPE_IPV4) return null;
-  const ip = off + ETH_HDR_LEN;
-  const verIhl = buf[ip + IPV4_OFF_VER_IHL] ?? 0;
-  if (verIhl >> 4 !== 4) return null;
-  const ihl = (verIhl & 0x0f) * 4;
-  if (ihl < IPV4_HDR_LEN) return null;
-  const totalLen = dv.getUint16(ip + IPV4_OFF_TOTAL_LEN);
-  if (totalLen < ihl + TCP_HDR_LEN || ip + totalLen > off + len) return null;
-  if ((buf[ip + IPV4_OFF_PROTO] ?? 0) !== IPPROTO_TCP) return null;
-  if ((dv.getUint16(ip + IPV4_OFF_FLAGS_FRAG) & 0x3fff) !== 0) return null;
-  const tcp = ip + ihl;
-  const doff = ((buf[tcp + TCP_OFF_DOFF] ?? 0) >> 4) * 4;
-  const tcpLen = totalLen - ihl;
-  if (doff < TCP_HDR_LEN || doff > tcpLen) return null;
-  const srcIp = dv.getUint32(ip + IPV4_OFF_SRC);
-  const dstIp = dv.getUint32(ip + IPV4_OFF_DST);
-  const options: TcpOptionView[] = [];
+  if (!parseHeaders(buf, off, len)) return null;
+  const l4 = view.l4Off;
+  const options = listOptions(buf, l4 + TCP_OFF_OPTIONS, view.payloadOff);
+  if (options === null) return null;
   let mss: number | null = null;
   let wscale: number | null = null;
   let sackPermitted = false;
   let tsVal: number | null = null;
   let tsEcr: number | null = null;
   let hasExp = false;
-  let o = tcp + TCP_HDR_LEN;
-  const oEnd = tcp + doff;
-  while (o < oEnd) {
-    const kind = buf[o] ?? 0;
-    if (kind === TCPOPT_EOL) break;
-    if (kind === TCPOPT_NOP) {
-      o++;
-      continue;
-    }
-    if (o + 1 >= oEnd) return null;
-    const olen = buf[o + 1] ?? 0;
-    if (olen < 2 || o + olen > oEnd) return null;
-    options.push({ kind, off: o, len: olen });
-    if (kind === TCPOPT_MSS && olen === 4) mss = dv.getUint16(o + 2);
-    else if (kind === TCPOPT_WSCALE && olen === 3) wscale = buf[o + 2] ?? 0;
-    else if (kind === TCPOPT_SACK_PERM && olen === 2) sackPermitted = true;
-    else if (kind === TCPOPT_TIMESTAMP && olen === 10) {
-      tsVal = dv.getUint32(o + 2);
-      tsEcr = dv.getUint32(o + 6);
-    } else if (kind === TCPOPT_EXP) hasExp = true;
-    o += olen;
+  for (const o of options) {
+    if (o.kind === TCPOPT_MSS && o.len === TCPOLEN_MSS) mss = u16(buf, o.off + 2);
+    else if (o.kind === TCPOPT_WSCALE && o.len === TCPOLEN_WSCALE) wscale = buf[o.off + 2]!;
+    else if (o.kind === TCPOPT_SACK_PERM && o.len === TCPOLEN_SACK_PERM) sackPermitted = true;
+    else if (o.kind === TCPOPT_TIMESTAMP && o.len === TCPOLEN_TIMESTAMP) {
+      tsVal = u32(buf, o.off + 2);
+      tsEcr = u32(buf, o.off + 6);
+    } else if (o.kind === TCPOPT_EXP1) hasExp = true;
   }
-  const storedIpCsum = dv.getUint16(ip + IPV4_OFF_CSUM);
-  const storedTcpCsum = dv.getUint16(tcp + TCP_OFF_CSUM);
   return {
-    dstMac: buf.slice(off + ETH_OFF_DST, off + ETH_OFF_DST + 6),
-    srcMac: buf.slice(off + ETH_OFF_SRC, off + ETH_OFF_SRC + 6),
-    srcIp,
-    dstIp,
-    ipId: dv.getUint16(ip + IPV4_OFF_ID),
-    ttl: buf[ip + IPV4_OFF_TTL] ?? 0,
-    srcPort: dv.getUint16(tcp + TCP_OFF_SPORT),
-    dstPort: dv.getUint16(tcp + TCP_OFF_DPORT),
-    seq: dv.getUint32(tcp + TCP_OFF_SEQ),
-    ack: dv.getUint32(tcp + TCP_OFF_ACK),
-    flags: buf[tcp + TCP_OFF_FLAGS] ?? 0,
-    window: dv.getUint16(tcp + TCP_OFF_WINDOW),
+    dstMac: buf.slice(off + ETH_OFF_DST, off + ETH_OFF_DST + ETH_ADDR_LEN),
+    srcMac: buf.slice(off + ETH_OFF_SRC, off + ETH_OFF_SRC + ETH_ADDR_LEN),
+    srcIp: view.srcIp,
+    dstIp: view.dstIp,
+    ipId: view.ipId,
+    ttl: view.ttl,
+    srcPort: view.srcPort,
+    dstPort: view.dstPort,
+    seq: view.seq,
+    ack: view.ack,
+    flags: view.flags,
+    window: view.window,
     options,
-    payloadOff: tcp + doff,
-    payloadLen: tcpLen - doff,
-    ipChecksumOk: ipv4HeaderChecksum(buf, ip, ihl) === storedIpCsum,
-    tcpChecksumOk: tcpChecksum(buf, srcIp, dstIp, tcp, tcpLen) === storedTcpCsum,
+    payloadOff: view.payloadOff,
+    payloadLen: view.payloadLen,
+    ipChecksumOk: verifyIpv4Checksum(view),
+    tcpChecksumOk: verifyTcpChecksum(view),
     hasExperimentalOption: hasExp,
     mss,
     wscale,
@@ -270,21 +222,26 @@ export function parseFrame(buf: Uint8Array, off: number, len: number): ParsedFra
   };
 }
 
-export function ipToU32(ip: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (m === null) throw new RangeError(`not a dotted-quad IPv4 address: ${JSON.stringify(ip)}`);
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255) throw new RangeError(`not a dotted-quad IPv4 address: ${JSON.stringify(ip)}`);
-    v = v * 256 + n;
-  }
-  return v >>> 0;
+/**
+ * Recomputes both checksums of an Ethernet/IPv4/TCP frame in place (an attacker who fixes them
+ * after rewriting bytes). Returns false, changing nothing, when the frame does not parse.
+ */
+export function refreshChecksums(frame: Uint8Array): boolean {
+  if (!parseHeaders(frame, 0, frame.length)) return false;
+  fixIpv4Checksum(view);
+  fixTcpChecksum(view);
+  return true;
 }
 
-export function u32ToIp(v: number): string {
-  return `${(v >>> 24) & 0xff}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+/** Dotted quad -> uint32; throws RangeError naming the input (packet's parser: canonical quads only). */
+export function ipToU32(ip: string): number {
+  const v = tryParseIpv4(ip);
+  if (v < 0) throw new RangeError(`not a dotted-quad IPv4 address: ${JSON.stringify(ip)}`);
+  return v;
 }
+
+/** uint32 -> dotted quad. */
+export const u32ToIp: (ip: number) => string = ipv4ToString;
 
 /** Locally administered MAC derived from an IPv4 address: 02:53:a.b.c.d. */
 export function macForIp(ip: number): Uint8Array {

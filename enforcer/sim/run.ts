@@ -13,7 +13,7 @@
 //  - the run is bounded: each connection gets a fixed event budget.
 import { Reason, reasonLabel } from '../reasons.js';
 import type { FlowRecord } from '../engine/flow-record.js';
-import { ETH_HDR_LEN, IPV4_HDR_LEN, TCP_HDR_LEN, TCP_SYN, parseFrame, writeFrame, ipToU32 } from './frame.js';
+import { ETH_IPV4_TCP_MIN_LEN, TCP_SYN, parseFrame, refreshChecksums, writeFrame, ipToU32 } from './frame.js';
 import type { MapWorkload } from './map.js';
 import type { ConnectionResult, SimulationResult } from './output.js';
 import { Prng } from './prng.js';
@@ -101,7 +101,6 @@ const CONN_EVENT_BUDGET = 4096;
 /** Runs with at least this many connections are lean by default. */
 export const LEAN_THRESHOLD = 1000;
 /** Start of the TCP options in the simulator's own frames (no VLAN tag, no IP options). */
-const ETH_IPV4_TCP_MIN = ETH_HDR_LEN + IPV4_HDR_LEN + TCP_HDR_LEN;
 
 function eq(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
@@ -359,7 +358,7 @@ export class Simulation {
         note = `could not capture a SYN of ${victim.id} -> ${to.id}:${t.port}`;
       } else {
         // Same source address (the victim's), same token, but the attacker's own port and ISN.
-        const opts = cap.frame.slice(ETH_IPV4_TCP_MIN, p.payloadOff);
+        const opts = cap.frame.slice(ETH_IPV4_TCP_MIN_LEN, p.payloadOff);
         const sport = 1024 + this.prng.nextInt(30000);
         const frame = writeFrame({
           srcMac: this.host(from.id).mac,
@@ -396,7 +395,7 @@ export class Simulation {
         const f = ev.frame.slice();
         const at = q.payloadOff + q.payloadLen - 1 - Math.min(flip, q.payloadLen - 1);
         f[at] = (f[at] ?? 0) ^ xor;
-        fixTcpChecksum(f);
+        refreshChecksums(f);
         tampered = { saddr: q.srcIp, sport: q.srcPort, daddr: q.dstIp, dport: q.dstPort };
         return { replace: f };
       });
@@ -461,25 +460,6 @@ export class Simulation {
   mapWorkloads(): MapWorkload[] {
     return this.scenario.workloads.map((w) => ({ id: w.id, ip: w.ip, node: w.node, enforcer: w.enforcer }));
   }
-}
-
-/** Recomputes the TCP checksum of an untagged Ethernet/IPv4/TCP frame in place. */
-function fixTcpChecksum(f: Uint8Array): void {
-  const ip = 14;
-  const ihl = ((f[ip] ?? 0x45) & 0x0f) * 4;
-  const total = ((f[ip + 2] ?? 0) << 8) | (f[ip + 3] ?? 0);
-  const tcp = ip + ihl;
-  const len = total - ihl;
-  f[tcp + 16] = 0;
-  f[tcp + 17] = 0;
-  let s = 0;
-  for (let i = 12; i < 20; i += 2) s += ((f[ip + i] ?? 0) << 8) | (f[ip + i + 1] ?? 0);
-  s += 6 + len;
-  for (let i = 0; i < len; i += 2) s += ((f[tcp + i] ?? 0) << 8) | (i + 1 < len ? (f[tcp + i + 1] ?? 0) : 0);
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
-  const c = ~s & 0xffff;
-  f[tcp + 16] = c >>> 8;
-  f[tcp + 17] = c & 0xff;
 }
 
 /** Runs a whole scenario. */

@@ -13,16 +13,22 @@
 //    simulator drives time through the wire's fake clock.
 import type { Prng } from './prng.js';
 import {
-  TCP_ACK,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
+  TCPOLEN_MSS,
+  TCPOLEN_SACK_PERM,
+  TCPOLEN_TIMESTAMP,
+  TCPOLEN_WSCALE,
   TCPOPT_MSS,
   TCPOPT_NOP,
   TCPOPT_SACK_PERM,
   TCPOPT_TIMESTAMP,
   TCPOPT_WSCALE,
+} from '../packet/index.js';
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
   ipToU32,
   macForIp,
   parseFrame,
@@ -160,19 +166,19 @@ export class TcpConnection {
     const h = this.host;
     if (kind === 'syn') {
       // Linux order: MSS, SACK-permitted, timestamps, NOP, window scale (20 bytes).
-      const o: number[] = [TCPOPT_MSS, 4, (h.mss >>> 8) & 0xff, h.mss & 0xff];
+      const o: number[] = [TCPOPT_MSS, TCPOLEN_MSS, (h.mss >>> 8) & 0xff, h.mss & 0xff];
       const peerSaysSack = this.role === 'client' || this.peerSackPermitted;
       const peerSaysTs = this.role === 'client' || this.peerTimestamps;
       const peerSaysWs = this.role === 'client' || this.peerWscale !== null;
-      if (h.sack && peerSaysSack) o.push(TCPOPT_SACK_PERM, 2);
+      if (h.sack && peerSaysSack) o.push(TCPOPT_SACK_PERM, TCPOLEN_SACK_PERM);
       else if (h.timestamps && peerSaysTs) o.push(TCPOPT_NOP, TCPOPT_NOP);
-      if (h.timestamps && peerSaysTs) o.push(TCPOPT_TIMESTAMP, 10, ...u32(this.tsVal()), ...u32(this.tsRecent));
+      if (h.timestamps && peerSaysTs) o.push(TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP, ...u32(this.tsVal()), ...u32(this.tsRecent));
       else if (h.sack && peerSaysSack) o.push(TCPOPT_NOP, TCPOPT_NOP);
-      if (peerSaysWs) o.push(TCPOPT_NOP, TCPOPT_WSCALE, 3, h.wscale);
+      if (peerSaysWs) o.push(TCPOPT_NOP, TCPOPT_WSCALE, TCPOLEN_WSCALE, h.wscale);
       return Uint8Array.from(o);
     }
     if (h.timestamps && this.peerTimestamps) {
-      return Uint8Array.from([TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10, ...u32(this.tsVal()), ...u32(this.tsRecent)]);
+      return Uint8Array.from([TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP, ...u32(this.tsVal()), ...u32(this.tsRecent)]);
     }
     return new Uint8Array(0);
   }

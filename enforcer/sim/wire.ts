@@ -11,7 +11,26 @@
 //  - hooks see every frame at every hop and may drop, replace, or duplicate it (attacks, fuzzing);
 //  - run() is bounded by its event budget.
 import { Direction, FRAME_HEADROOM, Verdict, type OutboxEntry } from '../engine/types.js';
-import { parseFrame, u32ToIp } from './frame.js';
+import {
+  ETH_HEADER_LEN,
+  ETH_OFF_TYPE,
+  ETHERTYPE_IPV4,
+  IPPROTO_TCP,
+  IPV4_OFF_DST,
+  IPV4_OFF_PROTO,
+  IPV4_OFF_SRC,
+  IPV4_OFF_VER_IHL,
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_OFF_DST_PORT,
+  TCP_OFF_FLAGS,
+  TCP_OFF_SRC_PORT,
+  u16,
+  u32,
+} from '../packet/index.js';
+import { ETH_IPV4_TCP_MIN_LEN, parseFrame, u32ToIp } from './frame.js';
 import type { TcpHost } from './tcp-endpoint.js';
 
 /** What the wire needs from an enforcer (the engine, or a test double). */
@@ -70,8 +89,13 @@ export interface WireDecision {
   outbox: Uint8Array[];
 }
 
-/** End of the IPv4 destination address in an untagged Ethernet frame (14 + 16 + 4). */
-const ETH_IPV4_DST_END = 34;
+// Routing reads single header fields at fixed offsets of an untagged Ethernet/IPv4 frame (not a
+// full parse: garbage with a routable destination must still reach the enforcer that drops it).
+const IP_SRC = ETH_HEADER_LEN + IPV4_OFF_SRC;
+const IP_DST = ETH_HEADER_LEN + IPV4_OFF_DST;
+/** End of the IPv4 destination address in an untagged Ethernet frame. */
+const ETH_IPV4_DST_END = IP_DST + 4;
+const HANDSHAKE_FLAGS = TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN;
 
 export class FakeClock {
   private t: number;
@@ -218,9 +242,8 @@ export class Wire {
 
   /** Routes on the IPv4 destination of an untagged Ethernet frame (no full parse: this runs per hop). */
   private dstOf(frame: Uint8Array): Attachment | null {
-    if (frame.length < ETH_IPV4_DST_END || frame[12] !== 0x08 || frame[13] !== 0x00) return null;
-    const ip = (((frame[30] ?? 0) << 24) | ((frame[31] ?? 0) << 16) | ((frame[32] ?? 0) << 8) | (frame[33] ?? 0)) >>> 0;
-    return this.byIp.get(ip) ?? null;
+    if (frame.length < ETH_IPV4_DST_END || u16(frame, ETH_OFF_TYPE) !== ETHERTYPE_IPV4) return null;
+    return this.byIp.get(u32(frame, IP_DST)) ?? null;
   }
 
   private step(ev: WireEvent): void {
@@ -294,9 +317,8 @@ export class Wire {
   }
 
   private srcEnforcer(frame: Uint8Array): SimEnforcer | null {
-    if (frame.length < 30) return null;
-    const ip = (((frame[26] ?? 0) << 24) | ((frame[27] ?? 0) << 16) | ((frame[28] ?? 0) << 8) | (frame[29] ?? 0)) >>> 0;
-    return this.byIp.get(ip)?.enforcer ?? null;
+    if (frame.length < IP_SRC + 4) return null;
+    return this.byIp.get(u32(frame, IP_SRC))?.enforcer ?? null;
   }
 
   /**
@@ -306,17 +328,16 @@ export class Wire {
    */
   private senderIsClient(frame: Uint8Array, learn: boolean): boolean {
     // Untagged Ethernet + IPv4 + TCP only; anything else counts as sent by a client.
-    if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return true;
-    const l4 = 14 + ((frame[14] ?? 0x45) & 0x0f) * 4;
-    if (frame.length < l4 + 14) return true;
-    const rd = (o: number): number => (((frame[o] ?? 0) << 24) | ((frame[o + 1] ?? 0) << 16) | ((frame[o + 2] ?? 0) << 8) | (frame[o + 3] ?? 0)) >>> 0;
-    const srcIp = rd(26);
-    const dstIp = rd(30);
-    const sport = ((frame[l4] ?? 0) << 8) | (frame[l4 + 1] ?? 0);
-    const dport = ((frame[l4 + 2] ?? 0) << 8) | (frame[l4 + 3] ?? 0);
-    const flags = frame[l4 + 13] ?? 0;
+    if (frame.length < ETH_IPV4_TCP_MIN_LEN || u16(frame, ETH_OFF_TYPE) !== ETHERTYPE_IPV4 || frame[ETH_HEADER_LEN + IPV4_OFF_PROTO] !== IPPROTO_TCP) return true;
+    const l4 = ETH_HEADER_LEN + (frame[ETH_HEADER_LEN + IPV4_OFF_VER_IHL]! & 0x0f) * 4;
+    if (frame.length < l4 + TCP_OFF_FLAGS + 1) return true;
+    const srcIp = u32(frame, IP_SRC);
+    const dstIp = u32(frame, IP_DST);
+    const sport = u16(frame, l4 + TCP_OFF_SRC_PORT);
+    const dport = u16(frame, l4 + TCP_OFF_DST_PORT);
+    const flags = frame[l4 + TCP_OFF_FLAGS]!;
     const a = `${srcIp}:${sport}>${dstIp}`;
-    if (learn && (flags & 0x17) === 0x02) this.clients.add(a);
+    if (learn && (flags & HANDSHAKE_FLAGS) === TCP_FLAG_SYN) this.clients.add(a);
     if (this.clients.has(a)) return true;
     return !this.clients.has(`${dstIp}:${dport}>${srcIp}`);
   }
