@@ -2,6 +2,8 @@
 // Invariants: CtState values fit in 8 bits and never change once released (they appear in
 // `syngate` JSON output); CtFlag values are `1 << n` below CtFlag.MAX (16 bits, stored in the
 // high half of the key group's meta word); formatFlags shows unknown bits instead of hiding them.
+// Only SYN_SENT..SYNACK_RCVD are half-open (counted against the caps, half-open timeout); ACK_SENT
+// is client-side and past the caps (established timeout) but may keep its handshake side slot.
 
 /** Per-flow state. FREE marks an empty slot. */
 export const CtState = {
@@ -12,7 +14,7 @@ export const CtState = {
   SYN_RCVD: 2,
   /** Server side: our SYN-ACK token left; waiting for the peer's ACK token. */
   SYNACK_SENT: 3,
-  /** Client side: the server's SYN-ACK verified and allowed; our ACK token is (re)sent until the server is heard from. */
+  /** Client side: the server's SYN-ACK verified and allowed; our ACK token is not sent yet. */
   SYNACK_RCVD: 4,
   /** Mutually authorized (or let through by audit/off/ip-identity policy): fast path. */
   ESTABLISHED: 5,
@@ -20,6 +22,13 @@ export const CtState = {
   FIN_WAIT: 6,
   /** Both FINs or a RST were seen; the entry lingers for the closing timeout to absorb stragglers. */
   CLOSED: 7,
+  /**
+   * Client side: our ACK token left; the server has not been heard from since. Not half-open (no
+   * caps, established timeout); the ACK token is re-sent with every outbound segment while the
+   * handshake record is kept (released when the server speaks or the flow closes, or evicted
+   * when a new handshake needs the side slot).
+   */
+  ACK_SENT: 8,
 } as const;
 export type CtState = (typeof CtState)[keyof typeof CtState];
 
@@ -32,6 +41,7 @@ export const CT_STATE_NAMES: readonly string[] = [
   'ESTABLISHED',
   'FIN_WAIT',
   'CLOSED',
+  'ACK_SENT',
 ];
 
 export function ctStateName(s: number): string {
@@ -42,8 +52,12 @@ export function ctStateName(s: number): string {
 export const TimeoutClass = { HALF_OPEN: 0, ESTABLISHED: 1, CLOSING: 2 } as const;
 export type TimeoutClass = (typeof TimeoutClass)[keyof typeof TimeoutClass];
 
-/** STATE_CLASS[state] -> TimeoutClass. Indexed by CtState; FREE maps to CLOSING (never consulted). */
-export const STATE_CLASS: Uint8Array = Uint8Array.from([2, 0, 0, 0, 0, 1, 2, 2]);
+/**
+ * STATE_CLASS[state] -> TimeoutClass. Indexed by CtState; FREE maps to CLOSING (never consulted);
+ * 256 entries so any 8-bit state indexes it (unknown states: CLOSING).
+ */
+export const STATE_CLASS: Uint8Array = new Uint8Array(256).fill(TimeoutClass.CLOSING);
+STATE_CLASS.set([2, 0, 0, 0, 0, 1, 2, 2, 1]);
 
 /** True iff the state counts against the half-open caps and owns a handshake side-table slot. */
 export function isHalfOpen(state: number): boolean {

@@ -15,13 +15,13 @@ export interface SweepStats {
   scanned: number;
   /** Entries removed, total. */
   expired: number;
-  /** Entries removed by state, indexed by CtState. */
+  /** Entries removed by state, indexed by CtState (16 entries: room for every state value in use). */
   expiredByState: Uint32Array;
 }
 
 export class Sweeper {
   private cursor = 0;
-  readonly stats: SweepStats = { steps: 0, passes: 0, scanned: 0, expired: 0, expiredByState: new Uint32Array(8) };
+  readonly stats: SweepStats = { steps: 0, passes: 0, scanned: 0, expired: 0, expiredByState: new Uint32Array(16) };
 
   constructor(private readonly table: ConntrackTable<unknown>) {}
 
@@ -39,7 +39,7 @@ export class Sweeper {
         const st = (t.kg[i * KG_STRIDE + KG_META]! >>> META_STATE_SHIFT) & 0xff;
         t.expire(i, now);
         this.stats.expired++;
-        this.stats.expiredByState[st & 7]!++;
+        this.stats.expiredByState[st & 15]!++;
         removed++;
         // Re-examine this slot (a shifted entry may now live here), at most a cluster's worth.
         if (++stay <= 255) continue;
@@ -62,7 +62,7 @@ export class Sweeper {
       scanned: this.stats.scanned,
       expired: this.stats.expired,
     };
-    for (let s = 0; s < 8; s++) {
+    for (let s = 0; s < this.stats.expiredByState.length; s++) {
       const v = this.stats.expiredByState[s]!;
       if (v !== 0) out[`expired.${ctStateName(s)}`] = v;
     }

@@ -23,7 +23,11 @@
 //  - size <= capacity; a new flow beyond capacity is refused (Reason.TABLE_FULL), and nothing
 //    existing is evicted to make room: only expired entries are reclaimed.
 //  - Half-open states (SYN_SENT..SYNACK_RCVD) are counted in total and per initiator address, and
-//    each owns one handshake side-table slot; leaving half-open releases both.
+//    each owns one handshake side-table slot; leaving half-open releases both, except that the
+//    move SYNACK_RCVD -> ACK_SENT releases the caps but keeps the side slot as "retained". Only
+//    ACK_SENT entries hold retained slots; leaving ACK_SENT or removal releases it, and a new
+//    half-open flow that finds the side table full evicts the oldest retained slot (counted in
+//    stats.sideEvicted), so half-open flows never lack a side slot.
 //  - Times are milliseconds modulo 2^32; age = (now - t) mod 2^32, so any timeout must be < 2^31 ms.
 //  - Nothing allocates after the constructor.
 import { SyngateError } from '../errors.js';
@@ -110,6 +114,8 @@ export interface ConntrackStats {
   halfOpenTotal: number;
   /** New flows refused because their source reached its half-open cap. */
   halfOpenPerSource: number;
+  /** Retained handshake records of ACK_SENT flows evicted to give a new handshake a side slot. */
+  sideEvicted: number;
 }
 
 /** Called just before an expired entry is removed (lazily or by the sweep). */
@@ -197,7 +203,7 @@ export class ConntrackTable<H = unknown> {
     this.timeouts[TimeoutClass.ESTABLISHED] = t.establishedMs;
     this.timeouts[TimeoutClass.CLOSING] = t.closingMs;
     this.seed = (opts.seed ?? (Math.random() * 0x100000000) >>> 0) | 0;
-    this.stats = { inserts: 0, removes: 0, expiredLazy: 0, tableFull: 0, halfOpenTotal: 0, halfOpenPerSource: 0 };
+    this.stats = { inserts: 0, removes: 0, expiredLazy: 0, tableFull: 0, halfOpenTotal: 0, halfOpenPerSource: 0, sideEvicted: 0 };
     this.resetFreeList();
   }
 
@@ -362,7 +368,7 @@ export class ConntrackTable<H = unknown> {
     this.cold[c + COLD_PORT_SIDE] = 0;
     if (half) {
       this.halfOpen++;
-      this.cold[c + COLD_PORT_SIDE] = this.side.alloc(e);
+      this.cold[c + COLD_PORT_SIDE] = this.allocSide(e);
     }
     this.size++;
     this.stats.inserts++;
@@ -376,7 +382,8 @@ export class ConntrackTable<H = unknown> {
     const meta = kg[b + KG_META]!;
     const state = (meta >>> META_STATE_SHIFT) & 0xff;
     if (state === CtState.FREE || slot < 0 || slot >= this.capacity) return;
-    if (isHalfOpen(state)) this.leaveHalfOpen(slot);
+    if (isHalfOpen(state)) this.leaveHalfOpen(slot, false);
+    else this.dropSide(slot);
     this.size--;
     this.stats.removes++;
     // Find its index slot, then shift the rest of the cluster back over it.
@@ -410,13 +417,38 @@ export class ConntrackTable<H = unknown> {
     this.freeHead = slot + 1;
   }
 
-  private leaveHalfOpen(slot: number): void {
+  /** Releases the half-open caps; the side slot too unless `keepSide` (then it becomes retained). */
+  private leaveHalfOpen(slot: number, keepSide: boolean): void {
     this.halfOpen--;
     this.sources.dec(this.kg[slot * KG_STRIDE + KG_SADDR]!);
+    if (keepSide) this.side.retain(this.cold[slot * COLD_STRIDE + COLD_PORT_SIDE]! & 0xffff);
+    else this.dropSide(slot);
+  }
+
+  /** Releases the entry's side slot, if any. */
+  private dropSide(slot: number): void {
     const c = slot * COLD_STRIDE + COLD_PORT_SIDE;
     const ps = this.cold[c]!;
+    if ((ps & 0xffff) === 0) return;
     this.side.release(ps & 0xffff);
-    this.cold[c] = ps & 0xffff0000;
+    this.cold[c] = (ps & 0xffff0000) >>> 0;
+  }
+
+  /** A side slot for entry `owner`, evicting the oldest retained slot when none is free (0: none at all). */
+  private allocSide(owner: number): number {
+    const side = this.side;
+    const s = side.alloc(owner);
+    if (s !== 0) return s;
+    const victim = side.oldestRetained();
+    if (victim === 0) return 0;
+    const f = side.owner[victim]!;
+    if (f >= 0) {
+      const c = f * COLD_STRIDE + COLD_PORT_SIDE;
+      this.cold[c] = (this.cold[c]! & 0xffff0000) >>> 0;
+    }
+    side.release(victim);
+    this.stats.sideEvicted++;
+    return side.alloc(owner);
   }
 
   /**
@@ -446,9 +478,10 @@ export class ConntrackTable<H = unknown> {
   }
 
   /**
-   * Sets the state. Leaving half-open releases the caps and the side slot; entering half-open
-   * from another state counts against the caps without refusing (callers restart a handshake by
-   * remove + insert, which does check them).
+   * Sets the state. Leaving half-open releases the caps and the side slot (entering ACK_SENT keeps
+   * the side slot, retained; leaving ACK_SENT releases it); entering half-open from another state
+   * counts against the caps without refusing (callers restart a handshake by remove + insert,
+   * which does check them).
    */
   setState(slot: number, state: CtState): void {
     const b = slot * KG_STRIDE + KG_META;
@@ -457,12 +490,15 @@ export class ConntrackTable<H = unknown> {
     if (old === state) return;
     const wasHalf = isHalfOpen(old);
     const half = isHalfOpen(state);
-    if (wasHalf && !half) this.leaveHalfOpen(slot);
-    else if (!wasHalf && half) {
-      this.halfOpen++;
-      this.sources.tryInc(this.kg[slot * KG_STRIDE]!, 0xffffffff);
-      const c = slot * COLD_STRIDE + COLD_PORT_SIDE;
-      this.cold[c] = ((this.cold[c]! & 0xffff0000) | this.side.alloc(slot)) >>> 0;
+    if (wasHalf && !half) this.leaveHalfOpen(slot, state === CtState.ACK_SENT);
+    else if (!wasHalf) {
+      if (old === CtState.ACK_SENT) this.dropSide(slot);
+      if (half) {
+        this.halfOpen++;
+        this.sources.tryInc(this.kg[slot * KG_STRIDE]!, 0xffffffff);
+        const c = slot * COLD_STRIDE + COLD_PORT_SIDE;
+        this.cold[c] = ((this.cold[c]! & 0xffff0000) | this.allocSide(slot)) >>> 0;
+      }
     }
     this.kg[b] = ((meta & ~META_STATE_MASK) | (state << META_STATE_SHIFT)) >>> 0;
   }
@@ -535,7 +571,7 @@ export class ConntrackTable<H = unknown> {
     return this.cold[slot * COLD_STRIDE + COLD_PORT_SIDE]! & 0xffff;
   }
 
-  /** The handshake object of a half-open flow. */
+  /** The handshake object of a half-open flow (or of an ACK_SENT flow whose record is retained). */
   handshake(slot: number): H | undefined {
     const s = this.sideSlot(slot);
     return s === 0 ? undefined : this.side.get(s);

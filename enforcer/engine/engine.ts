@@ -169,14 +169,15 @@ export class TokenBuf {
 }
 
 /**
- * Handshake material of one half-open flow. Records are owned by handshake side-table slots and
- * reused (reset) when the slot is reused, so a steady stream of handshakes allocates no buffers.
+ * Handshake material of one half-open flow (or of a client-side ACK_SENT flow, while its side slot
+ * is retained). Records are owned by handshake side-table slots and reused (reset) when the slot is
+ * reused, so a steady stream of handshakes allocates no buffers.
  */
 export class HsRecord<H, P> {
   hs: H | null = null;
   /** The token we inserted (SYN or SYN-ACK), re-inserted on retransmission. */
   readonly token = new TokenBuf();
-  /** Client side: the ACK token, re-sent until the server is heard from (len 0: not built yet). */
+  /** Client side: the ACK token, re-sent until the server is heard from (len 0: not built yet; kept through ACK_SENT). */
   readonly ackToken = new TokenBuf();
   /** Client side: false when the SYN token relied on the server's cache (rebuilt on retransmission). */
   cold = true;
@@ -856,8 +857,8 @@ export class Engine<H = unknown, P = unknown> {
       this.forward();
       return;
     }
-    if (state === CtState.SYNACK_RCVD || state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
-      if (state === CtState.SYNACK_RCVD && ct.seqReply(slot) !== seq) return this.drop(Reason.MALFORMED);
+    if (state === CtState.SYNACK_RCVD || state === CtState.ACK_SENT || state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
+      if ((state === CtState.SYNACK_RCVD || state === CtState.ACK_SENT) && ct.seqReply(slot) !== seq) return this.drop(Reason.MALFORMED);
       // Retransmitted SYN-ACK (our ACK was lost, or late): strip and let the client TCP re-ACK.
       if (marker === Marker.TOKEN) {
         if (!this.strip(frame)) return this.drop(Reason.MALFORMED);
@@ -906,7 +907,7 @@ export class Engine<H = unknown, P = unknown> {
       }
       this.ctr[Counter.PEER_REJECTS]!++;
       this.peerRejects[peerReason & 0xff]!++;
-      if (isHalfOpen(state)) {
+      if (isHalfOpen(state) || state === CtState.ACK_SENT) {
         ct.setVerdict(slot, Reason.PEER_REJECT, ct.ruleId(slot), ct.peerId(slot));
         this.pushEvent(EventKind.PEER_REJECT, slot, EventVerdict.DENY, peerReason & 0xff, now);
         ct.addFlags(slot, CtFlag.REPORTED);
@@ -931,6 +932,7 @@ export class Engine<H = unknown, P = unknown> {
       case CtState.SYN_SENT:
         return !fromClient && (v.flags & TCP_FLAG_ACK) !== 0 && v.ack === ((ct.seqOrig(slot) + 1) >>> 0);
       case CtState.SYNACK_RCVD:
+      case CtState.ACK_SENT:
         return !fromClient && v.seq === ((ct.seqReply(slot) + 1) >>> 0);
       case CtState.SYN_RCVD:
       case CtState.SYNACK_SENT: {
@@ -987,6 +989,7 @@ export class Engine<H = unknown, P = unknown> {
         this.established(frame, slot, dir, fromClient, now);
         return;
       case CtState.SYNACK_RCVD:
+      case CtState.ACK_SENT:
         if (fromClient) {
           this.clientFinalAck(frame, slot, marker, now);
           return;
@@ -1008,13 +1011,25 @@ export class Engine<H = unknown, P = unknown> {
     }
   }
 
-  /** Client side, outbound ACK/data while our ACK token is outstanding. */
+  /**
+   * Client side, outbound ACK/data while our ACK token is outstanding (SYNACK_RCVD, ACK_SENT). Once
+   * the token left, the flow is ACK_SENT: off the half-open caps, established timeout, the record
+   * kept so the token can be re-sent (e.g. for the re-ACK of a retransmitted SYN-ACK).
+   */
   private clientFinalAck(frame: Uint8Array, slot: number, marker: Marker, now: number): void {
     const v = this.view;
     const ct = this.ct;
     if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
     const rec = ct.handshake(slot);
-    if (rec === undefined || rec.hs === null) return this.drop(Reason.INTERNAL);
+    if (rec === undefined || rec.hs === null) {
+      if (ct.state(slot) !== CtState.ACK_SENT) return this.drop(Reason.INTERNAL);
+      // The retained record was evicted for a new handshake (ct.stats.sideEvicted): the token can
+      // no longer be re-sent; the segment goes as is and the server's enforcer decides.
+      ct.account(slot, v.ipTotalLen, now);
+      this.seqTrack(slot, true);
+      this.forward();
+      return;
+    }
     if (rec.ackToken.len === 0) {
       const o = this.callIdentity(4, null, rec.hs, 0, null, now);
       if (o.reason !== Reason.OK || o.token === null) return this.rejectBoth(frame, slot, o.reason === Reason.OK ? Reason.INTERNAL : o.reason, ct.ruleId(slot), ct.peerId(slot), now);
@@ -1022,7 +1037,9 @@ export class Engine<H = unknown, P = unknown> {
     }
     ct.account(slot, v.ipTotalLen, now);
     if (v.payloadLen === 0 && (v.flags & TCP_FLAG_FIN) === 0) {
-      if (!this.forwardWithToken(frame, rec.ackToken)) this.drop(Reason.INTERNAL);
+      if (!this.forwardWithToken(frame, rec.ackToken)) return this.drop(Reason.INTERNAL);
+      this.seqTrack(slot, true);
+      ct.setState(slot, CtState.ACK_SENT);
       return;
     }
     // The first ACK carries data (or FIN): send a token-only ACK first, then the segment unchanged.
@@ -1044,6 +1061,7 @@ export class Engine<H = unknown, P = unknown> {
     this.ctr[Counter.TOKEN_ACKS_SPLIT]!++;
     this.ctr[Counter.TOKENS_INSERTED]!++;
     this.seqTrack(slot, true);
+    ct.setState(slot, CtState.ACK_SENT);
     this.forward();
   }
 
@@ -1497,7 +1515,8 @@ export class Engine<H = unknown, P = unknown> {
   private onExpire(slot: number, now: number): void {
     const ct = this.ct;
     const state = ct.state(slot);
-    if (isHalfOpen(state)) {
+    if (isHalfOpen(state) || state === CtState.ACK_SENT) {
+      // ACK_SENT: idle for the established timeout and the server never confirmed our ACK token.
       this.rejects[Reason.TIMEOUT]!++;
       this.pushEvent(EventKind.TIMEOUT, slot, EventVerdict.DENY, Reason.TIMEOUT, now);
     } else if (state === CtState.ESTABLISHED || state === CtState.FIN_WAIT) {
@@ -1564,7 +1583,7 @@ export class Engine<H = unknown, P = unknown> {
       ct.clearFlags(s, CtFlag.AUTHORIZED);
       // Leave half-open accounting; linger as CLOSED so stragglers get RSTs.
       if (isHalfOpen(state)) ct.setState(s, CtState.FIN_WAIT);
-      else if (state === CtState.ESTABLISHED) ct.setState(s, CtState.FIN_WAIT);
+      else if (state === CtState.ESTABLISHED || state === CtState.ACK_SENT) ct.setState(s, CtState.FIN_WAIT);
     }
     return out;
   }

@@ -1,0 +1,186 @@
+// Client side after the ACK token left (CtState.ACK_SENT): off the half-open caps, established
+// timeout, the handshake record kept (bounded) to re-send the ACK token until the server speaks.
+import { describe, expect, it } from 'vitest';
+import { Counter } from '../../enforcer/engine/index.js';
+import { CtFlag, CtState } from '../../enforcer/conntrack/index.js';
+import { Reason } from '../../enforcer/reasons.js';
+import { ipToU32, parseFrame, TCP_SYN, type TcpConnection, type WireFrameEvent } from '../../enforcer/sim/index.js';
+import { CLIENT_IP, enc, PORT, SERVER_IP, TwoNodes } from './harness.js';
+
+const isTokenAck = (f: Uint8Array): boolean => {
+  const p = parseFrame(f, 0, f.length);
+  return p !== null && (p.flags & TCP_SYN) === 0 && p.hasExperimentalOption && p.payloadLen > 0;
+};
+function dropFirst(match: (f: Uint8Array) => boolean, n = 1) {
+  let left = n;
+  return (ev: WireFrameEvent) => (left > 0 && ev.hop === 'network' && match(ev.frame) ? (left--, 'drop' as const) : ('pass' as const));
+}
+
+const HALF_OPEN_MS = 10_000;
+const ESTABLISHED_MS = 3_600_000;
+
+function slotOf(t: TwoNodes, side: 'client' | 'server', c: TcpConnection): number {
+  const e = side === 'client' ? t.clientEngine : t.serverEngine;
+  return e.ct.lookup(ipToU32(CLIENT_IP), ipToU32(SERVER_IP), c.localPort, PORT, t.clock.now());
+}
+
+describe('client side after the ACK token (ACK_SENT)', () => {
+  it('an idle connection outlives the half-open timeout: data both ways afterwards, no RST', () => {
+    const ct = { capacity: 1024, timeouts: { halfOpenMs: HALF_OPEN_MS, establishedMs: ESTABLISHED_MS } };
+    const t = new TwoNodes({ clientCt: { ...ct, seed: 1 }, serverCt: { ...ct, seed: 2 } });
+    const a = t.client.connect(SERVER_IP, PORT); // the client speaks first after the idle time
+    const b = t.client.connect(SERVER_IP, PORT); // the server speaks first after the idle time
+    t.run();
+    expect(a.state).toBe('ESTABLISHED');
+    expect(b.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(2);
+    const ce = t.clientEngine;
+    for (const c of [a, b]) {
+      const s = slotOf(t, 'client', c);
+      expect(ce.ct.state(s)).toBe(CtState.ACK_SENT);
+      expect(ce.ct.handshake(s)).toBeDefined(); // kept to re-send the ACK token
+    }
+    expect(ce.ct.halfOpen).toBe(0);
+    expect(ce.ct.sources.get(ipToU32(CLIENT_IP))).toBe(0);
+
+    // Six half-open timeouts of silence, swept to the end on both engines.
+    t.clock.advance(6 * HALF_OPEN_MS);
+    ce.tick(t.clock.now(), 1 << 20);
+    t.serverEngine.tick(t.clock.now(), 1 << 20);
+    expect(ce.ct.size).toBe(2);
+    expect(t.serverEngine.ct.size).toBe(2);
+    t.drain();
+    expect(t.clientEvents.filter((e) => e.kind === 'timeout')).toEqual([]);
+
+    const sa = t.server.accepted[0]!;
+    const sb = t.server.accepted[1]!;
+    a.send(enc('ping a'));
+    sb.send(enc('hello b'));
+    t.run();
+    sa.send(enc('pong a'));
+    b.send(enc('reply b'));
+    t.run();
+    expect(sa.received()).toEqual(enc('ping a'));
+    expect(a.received()).toEqual(enc('pong a'));
+    expect(b.received()).toEqual(enc('hello b'));
+    expect(sb.received()).toEqual(enc('reply b'));
+    for (const c of [a, b, sa, sb]) expect(c.reset).toBe(false);
+    expect(t.client.rx.some((r) => (r.flags & 0x04) !== 0)).toBe(false);
+    expect(t.server.rx.some((r) => (r.flags & 0x04) !== 0)).toBe(false);
+    for (const c of [a, b]) {
+      const s = slotOf(t, 'client', c);
+      expect(ce.ct.state(s)).toBe(CtState.ESTABLISHED);
+      expect(ce.ct.flags(s) & CtFlag.AUTHORIZED).toBe(CtFlag.AUTHORIZED);
+      expect(ce.ct.sideSlot(s)).toBe(0); // the record is released once the server spoke
+    }
+    expect(ce.ct.side.used).toBe(0);
+    t.drain();
+    expect(t.clientEvents.filter((e) => e.kind === 'decision').map((e) => e.verdict)).toEqual(['allow', 'allow']);
+    expect(ce.counters[Counter.UNKNOWN_FLOW_DROPPED]).toBe(0);
+    expect(t.serverEngine.counters[Counter.UNKNOWN_FLOW_DROPPED]).toBe(0);
+    expect(t.clientSawOption()).toBe(false);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('2,000 connections the server never speaks on do not exhaust the half-open caps (64 total, 32 per source)', () => {
+    const ct = { capacity: 4096, halfOpenCap: 64, halfOpenPerSource: 32 };
+    const t = new TwoNodes({ clientCt: { ...ct, seed: 1 }, serverCt: { ...ct, seed: 2 } });
+    const conns: TcpConnection[] = [];
+    for (let i = 0; i < 2000; i++) {
+      conns.push(t.client.connect(SERVER_IP, PORT));
+      t.run();
+    }
+    expect(conns.filter((c) => c.state === 'ESTABLISHED')).toHaveLength(2000);
+    expect(conns.filter((c) => c.reset)).toHaveLength(0);
+    expect(t.server.accepted).toHaveLength(2000);
+    const ce = t.clientEngine;
+    expect(ce.ct.size).toBe(2000); // every flow still open
+    expect(ce.ct.halfOpen).toBe(0);
+    expect(ce.rejects[Reason.HALF_OPEN_LIMIT]).toBe(0);
+    expect(t.serverEngine.rejects[Reason.HALF_OPEN_LIMIT]).toBe(0);
+    expect(ce.ct.stats.halfOpenTotal + ce.ct.stats.halfOpenPerSource).toBe(0);
+    expect(conns.every((c) => ce.ct.state(slotOf(t, 'client', c)) === CtState.ACK_SENT)).toBe(true);
+    // Retained records are bounded by the side table (= half-open cap); the oldest were evicted.
+    expect(ce.ct.side.retained).toBe(64);
+    expect(ce.ct.stats.sideEvicted).toBe(2000 - 64);
+    expect(ce.ct.handshake(slotOf(t, 'client', conns[0]!))).toBeUndefined();
+    expect(ce.ct.handshake(slotOf(t, 'client', conns[1999]!))).toBeDefined();
+
+    // The oldest (record evicted) and the newest (record kept) still work both ways.
+    for (const i of [0, 1, 1999]) {
+      const c = conns[i]!;
+      const s = t.server.accepted[i]!;
+      expect(s.remotePort).toBe(c.localPort);
+      c.send(enc(`req ${i}`));
+      t.run();
+      s.send(enc(`res ${i}`));
+      t.run();
+      expect(s.received()).toEqual(enc(`req ${i}`));
+      expect(c.received()).toEqual(enc(`res ${i}`));
+      expect(ce.ct.state(slotOf(t, 'client', c))).toBe(CtState.ESTABLISHED);
+    }
+    // And a new handshake still gets a side slot.
+    const late = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(late.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(2001);
+    expect(t.clientSawOption()).toBe(false);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('a lost token ACK is recovered: the retransmitted SYN-ACK is answered with the ACK token again; both sides authorize', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isTokenAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(t.server.accepted).toHaveLength(0);
+    const ce = t.clientEngine;
+    const se = t.serverEngine;
+    const cs = slotOf(t, 'client', c);
+    expect(ce.ct.state(cs)).toBe(CtState.ACK_SENT);
+    expect(ce.ct.halfOpen).toBe(0);
+    expect(ce.ct.handshake(cs)?.ackToken.len).toBeGreaterThan(0);
+    const ss = slotOf(t, 'server', c);
+    expect(se.ct.state(ss)).toBe(CtState.SYNACK_SENT);
+
+    t.clock.advance(1000); // the server kernel's first SYN-ACK retransmission timer
+    const sconn = t.server.connections()[0]!;
+    expect(sconn.retransmitSynAck()).toBe(true);
+    t.run();
+    expect(t.server.accepted).toHaveLength(1);
+    expect(se.ct.state(ss)).toBe(CtState.ESTABLISHED);
+    expect(se.ct.flags(ss) & CtFlag.AUTHORIZED).toBe(CtFlag.AUTHORIZED);
+    expect(ce.counters[Counter.RETRANSMITS]).toBe(1);
+
+    sconn.send(enc('welcome'));
+    t.run();
+    c.send(enc('thanks'));
+    t.run();
+    expect(c.received()).toEqual(enc('welcome'));
+    expect(sconn.received()).toEqual(enc('thanks'));
+    expect(ce.ct.state(cs)).toBe(CtState.ESTABLISHED);
+    expect(ce.ct.flags(cs) & CtFlag.AUTHORIZED).toBe(CtFlag.AUTHORIZED);
+    expect(ce.ct.side.used).toBe(0);
+    t.drain();
+    expect(t.clientEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'allow', reason: 'ok' });
+    expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'allow', reason: 'ok' });
+    expect(t.clientSawOption()).toBe(false);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('an ACK_SENT flow idle past the established timeout expires with a timeout event, its record released', () => {
+    const ct = { capacity: 64, timeouts: { halfOpenMs: HALF_OPEN_MS, establishedMs: 120_000 } };
+    const t = new TwoNodes({ clientCt: { ...ct, seed: 1 }, serverCt: { ...ct, seed: 2 } });
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    const ce = t.clientEngine;
+    expect(ce.ct.state(slotOf(t, 'client', c))).toBe(CtState.ACK_SENT);
+    t.clock.advance(120_001);
+    ce.tick(t.clock.now(), 1 << 20);
+    t.drain();
+    expect(ce.ct.size).toBe(0);
+    expect(ce.ct.side.used).toBe(0);
+    expect(t.clientEvents.find((e) => e.kind === 'timeout')).toMatchObject({ verdict: 'deny', reason: 'timeout', localClient: true });
+  });
+});
