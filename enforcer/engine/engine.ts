@@ -1601,7 +1601,8 @@ export class Engine<H = unknown, P = unknown> {
     const localPort = ct.dport(s);
     const wirePort = redirected ? ct.origPort(s) : localPort;
     const seqC = ct.seqOrig(s);
-    const seqS = ct.seqReply(s);
+    // ACK_SENT: the server has not spoken, seqReply still holds its ISN; its next seq is ISN+1.
+    const seqS = (ct.seqReply(s) + (ct.state(s) === CtState.ACK_SENT ? 1 : 0)) >>> 0;
     // To the server (as if from the client) and to the client (as if from the server).
     const toServer = { from: c, to: srv, sport: cport, dport: localClient ? wirePort : localPort, seq: seqC, ack: seqS, dir: localClient ? Direction.OUTBOUND : Direction.INBOUND };
     const toClient = { from: srv, to: c, sport: localClient ? wirePort : wirePort, dport: cport, seq: seqS, ack: seqC, dir: localClient ? Direction.INBOUND : Direction.OUTBOUND };

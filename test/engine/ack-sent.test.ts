@@ -1,11 +1,22 @@
 // Client side after the ACK token left (CtState.ACK_SENT): off the half-open caps, established
 // timeout, the handshake record kept (bounded) to re-send the ACK token until the server speaks.
 import { describe, expect, it } from 'vitest';
-import { Counter } from '../../enforcer/engine/index.js';
+import { Counter, Direction, swapTable } from '../../enforcer/engine/index.js';
 import { CtFlag, CtState } from '../../enforcer/conntrack/index.js';
 import { Reason } from '../../enforcer/reasons.js';
 import { ipToU32, parseFrame, TCP_SYN, type TcpConnection, type WireFrameEvent } from '../../enforcer/sim/index.js';
-import { CLIENT_IP, enc, PORT, SERVER_IP, TwoNodes } from './harness.js';
+import { ALLOW_FRONTEND, CLIENT_IP, compileTable, enc, inventoryYaml, PORT, SERVER_IP, TwoNodes } from './harness.js';
+
+/** ALLOW_FRONTEND plus a NetworkPolicy isolating frontend for egress with no egress rule: frontend may dial nothing. */
+const FRONTEND_NO_EGRESS = `${ALLOW_FRONTEND}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: frontend-no-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+`;
 
 const isTokenAck = (f: Uint8Array): boolean => {
   const p = parseFrame(f, 0, f.length);
@@ -182,5 +193,22 @@ describe('client side after the ACK token (ACK_SENT)', () => {
     expect(ce.ct.size).toBe(0);
     expect(ce.ct.side.used).toBe(0);
     expect(t.clientEvents.find((e) => e.kind === 'timeout')).toMatchObject({ verdict: 'deny', reason: 'timeout', localClient: true });
+  });
+
+  it('revoking an ACK_SENT flow on the client resets both applications (RST sequence numbers they accept)', () => {
+    const t = new TwoNodes();
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    const ce = t.clientEngine;
+    const cs = slotOf(t, 'client', c);
+    expect(ce.ct.state(cs)).toBe(CtState.ACK_SENT);
+    const r = swapTable(ce, compileTable(FRONTEND_NO_EGRESS, inventoryYaml(), t.table), { node: 'n1' }, t.clock.now());
+    expect(r.revoked).toBe(1);
+    expect(r.packets).toHaveLength(2);
+    expect(ce.ct.side.used).toBe(0);
+    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
+    t.run();
+    expect(c.reset).toBe(true);
+    expect(t.server.accepted[0]!.reset).toBe(true);
   });
 });
