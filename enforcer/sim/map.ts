@@ -206,6 +206,8 @@ interface Item {
   /** node id, or '' for a dummy */
   id: string;
   band: number;
+  /** namespace index (a dummy: its route's layout-left workload's) */
+  ns: number;
   layer: number;
   h: number;
   y: number;
@@ -310,6 +312,54 @@ export function countCrossings(layers: readonly (readonly { pos: number; down: r
   return total;
 }
 
+/** Crossings among the edges of u and v (u above v) to both neighbouring columns. */
+function pairCrossings(u: Item, v: Item): number {
+  let n = 0;
+  for (const a of u.up) for (const b of v.up) if (a.pos > b.pos) n++;
+  for (const a of u.down) for (const b of v.down) if (a.pos > b.pos) n++;
+  return n;
+}
+
+/** Swaps neighbours of one band in a column when that removes crossings (bounded work per pair). */
+function transpose(layer: Item[]): void {
+  for (let pass = 0; pass < 2; pass++) {
+    let improved = false;
+    for (let i = 0; i + 1 < layer.length; i++) {
+      const u = layer[i]!;
+      const v = layer[i + 1]!;
+      if (u.band !== v.band) continue;
+      if ((u.up.length + u.down.length) * (v.up.length + v.down.length) > TRANSPOSE_WORK) continue;
+      if (pairCrossings(v, u) < pairCrossings(u, v)) {
+        layer[i] = v;
+        layer[i + 1] = u;
+        v.pos = i;
+        u.pos = i + 1;
+        improved = true;
+      }
+    }
+    if (!improved) break;
+  }
+}
+
+const TRANSPOSE_WORK = 4096;
+
+/** All orderings of a short list, in lexicographic order. */
+function permutations(xs: readonly number[]): number[][] {
+  if (xs.length <= 1) return [xs.slice()];
+  const out: number[][] = [];
+  xs.forEach((x, i) => {
+    for (const rest of permutations(xs.filter((_, j) => j !== i))) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+/** Namespace counts up to which every band order is tried (4! = 24 orderings). */
+const MAX_BAND_PERMUTE = 4;
+/** ...and only for maps this small (workloads plus reserved slots), so big maps stay fast. */
+const MAX_PERMUTE_ITEMS = 2_000;
+/** Cost of an edge passing through one namespace band it does not belong to, in crossings. */
+const THROUGH_BAND_COST = 4;
+
 function inversions(a: number[]): number {
   if (a.length < 2) return 0;
   const mid = a.length >> 1;
@@ -387,7 +437,7 @@ export function layoutMap(model: MapModel): MapLayout {
     }
   }
   const byWeight = model.namespaces.map((_, i) => i).sort((p, q) => weight[q]! - weight[p]! || p - q);
-  const bandSeq: number[] = [];
+  let bandSeq: number[] = [];
   byWeight.forEach((ns, k) => (k % 2 === 1 ? bandSeq.unshift(ns) : bandSeq.push(ns)));
   const bandOfNs = new Map<number, number>();
   bandSeq.forEach((ns, band) => bandOfNs.set(ns, band));
@@ -414,7 +464,7 @@ export function layoutMap(model: MapModel): MapLayout {
   const layers: Item[][] = Array.from({ length: nLayers }, () => []);
   const itemOf = new Map<string, Item>();
   for (const id of ids) {
-    const it: Item = { id, band: bandOf(id), layer: layerOf.get(id) ?? 0, h: nodeH(id), y: 0, pos: 0, up: [], down: [], key: id };
+    const it: Item = { id, band: bandOf(id), ns: nsIndex.get(id) ?? 0, layer: layerOf.get(id) ?? 0, h: nodeH(id), y: 0, pos: 0, up: [], down: [], key: id };
     layers[it.layer]!.push(it);
     itemOf.set(id, it);
   }
@@ -442,7 +492,7 @@ export function layoutMap(model: MapModel): MapLayout {
     if (span > 0 && dummyBudget >= span) {
       dummyBudget -= span;
       for (let l = ia.layer + 1; l < ib.layer; l++) {
-        const d: Item = { id: '', band: ia.band, layer: l, h: DUMMY_PITCH + LANE * (g.edges.length - 1), y: 0, pos: 0, up: [prev], down: [], key: `${g.key}\u0000${l}` };
+        const d: Item = { id: '', band: ia.band, ns: ia.ns, layer: l, h: DUMMY_PITCH + LANE * (g.edges.length - 1), y: 0, pos: 0, up: [prev], down: [], key: `${g.key}\u0000${l}` };
         prev.down.push(d);
         layers[l]!.push(d);
         g.dummies.push(d);
@@ -463,25 +513,56 @@ export function layoutMap(model: MapModel): MapLayout {
     });
   };
   const mean = (xs: Item[], own: number): number => (xs.length === 0 ? own : xs.reduce((s, x) => s + x.pos, 0) / xs.length);
-  for (const layer of layers) {
-    layer.sort((p, q) => p.band - q.band || cmpStr(p.key, q.key));
-    layer.forEach((it, i) => (it.pos = i));
-  }
-  // Keep the ordering with the fewest crossings seen (a sweep can make things worse).
-  let best = layers.map((l) => l.slice());
-  let bestCrossings = countCrossings(layers);
-  for (let s = 0; s < SWEEPS && bestCrossings > 0; s++) {
-    for (let l = 1; l < nLayers; l++) sortLayer(layers[l]!, (it) => mean(it.up, it.pos));
-    for (let l = nLayers - 2; l >= 0; l--) sortLayer(layers[l]!, (it) => mean(it.down, it.pos));
-    const c = countCrossings(layers);
-    if (c < bestCrossings) {
-      bestCrossings = c;
-      best = layers.map((l) => l.slice());
+  const orderFor = (seq: readonly number[]): { crossings: number; cost: number; layers: Item[][] } => {
+    const band = new Map<number, number>();
+    seq.forEach((ns, b) => band.set(ns, b));
+    for (const layer of layers) {
+      for (const it of layer) it.band = band.get(it.ns) ?? 0;
+      layer.sort((p, q) => p.band - q.band || cmpStr(p.key, q.key));
+      layer.forEach((it, i) => (it.pos = i));
+    }
+    // Keep the ordering with the fewest crossings seen (a sweep can make things worse).
+    let best = layers.map((l) => l.slice());
+    let bestC = countCrossings(layers);
+    for (let s = 0; s < SWEEPS && bestC > 0; s++) {
+      for (let l = 1; l < nLayers; l++) sortLayer(layers[l]!, (it) => mean(it.up, it.pos));
+      for (let l = nLayers - 2; l >= 0; l--) sortLayer(layers[l]!, (it) => mean(it.down, it.pos));
+      for (const layer of layers) transpose(layer);
+      const c = countCrossings(layers);
+      if (c < bestC) {
+        bestC = c;
+        best = layers.map((l) => l.slice());
+      }
+    }
+    // an edge through another namespace's box costs like several crossings
+    let through = 0;
+    for (const g of groupList) through += Math.max(0, Math.abs(itemOf.get(g.a)!.band - itemOf.get(g.b)!.band) - 1);
+    return { crossings: bestC, cost: bestC + THROUGH_BAND_COST * through, layers: best };
+  };
+  // The heuristic band order first; with few namespaces, every order is tried and the cheapest
+  // wins (crossings, plus a penalty per namespace box an edge passes through; ties keep the earlier).
+  let chosenSeq = bandSeq;
+  let chosen = orderFor(bandSeq);
+  const itemCount = layers.reduce((n, l) => n + l.length, 0);
+  if (bandSeq.length > 1 && bandSeq.length <= MAX_BAND_PERMUTE && itemCount <= MAX_PERMUTE_ITEMS) {
+    for (const seq of permutations(bandSeq.slice().sort((p, q) => p - q))) {
+      if (chosen.cost === 0) break;
+      const r = orderFor(seq);
+      if (r.cost < chosen.cost) {
+        chosen = r;
+        chosenSeq = seq;
+      }
     }
   }
-  best.forEach((l, i) => {
+  bandSeq = chosenSeq;
+  const bestCrossings = chosen.crossings;
+  bandSeq.forEach((ns, b) => bandOfNs.set(ns, b));
+  chosen.layers.forEach((l, i) => {
     layers[i] = l;
-    l.forEach((it, k) => (it.pos = k));
+    l.forEach((it, k) => {
+      it.pos = k;
+      it.band = bandOfNs.get(it.ns) ?? 0;
+    });
   });
 
   // Vertical placement: each band is as tall as its fullest column; items pulled towards the
