@@ -121,21 +121,40 @@ export function writeTcpFrame(buf: Uint8Array, off: number, spec: TcpFrameSpec, 
   buf.fill(0, ip + IPV4_MIN_HEADER_LEN + ipOptLen, ip + ihl);
   writeIpv4Header(buf, ip, total, spec.srcIp, spec.dstIp, spec.ttl ?? DEFAULT_TTL, spec.ipId ?? 0, spec.df ?? true, spec.tos ?? 0, ihl);
   const t = ip + ihl;
-  w16(buf, t + TCP_OFF_SRC_PORT, spec.srcPort);
-  w16(buf, t + TCP_OFF_DST_PORT, spec.dstPort);
-  w32(buf, t + TCP_OFF_SEQ, spec.seq);
-  w32(buf, t + TCP_OFF_ACK, spec.ack);
-  buf[t + TCP_OFF_DATA_OFF] = (tcpHdr >>> 2) << 4;
-  buf[t + TCP_OFF_FLAGS] = spec.flags;
-  w16(buf, t + TCP_OFF_WINDOW, spec.window ?? DEFAULT_WINDOW);
-  w16(buf, t + TCP_OFF_CSUM, 0);
-  w16(buf, t + TCP_OFF_URG_PTR, spec.urgentPointer ?? 0);
+  writeTcpHeader(buf, t, spec.srcPort, spec.dstPort, spec.seq, spec.ack, tcpHdr, spec.flags, spec.window ?? DEFAULT_WINDOW, spec.urgentPointer ?? 0);
   const o = t + TCP_MIN_HEADER_LEN;
   if (spec.options !== undefined) buf.set(spec.options, o);
   buf.fill(0, o + optLen, o + paddedOpt);
   if (spec.payload !== undefined) buf.set(spec.payload, t + tcpHdr);
   w16(buf, t + TCP_OFF_CSUM, tcpChecksum(buf, ip, t, tcpHdr + payLen));
   return frameLen;
+}
+
+/**
+ * Writes the fixed 20 bytes of a TCP header at buf[t..t+20) with a zero checksum (the caller
+ * writes options and payload, then the checksum). `headerLen` is the data offset in bytes.
+ */
+export function writeTcpHeader(
+  buf: Uint8Array,
+  t: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  headerLen: number,
+  flags: number,
+  window: number,
+  urgentPointer: number,
+): void {
+  w16(buf, t + TCP_OFF_SRC_PORT, srcPort);
+  w16(buf, t + TCP_OFF_DST_PORT, dstPort);
+  w32(buf, t + TCP_OFF_SEQ, seq);
+  w32(buf, t + TCP_OFF_ACK, ack);
+  buf[t + TCP_OFF_DATA_OFF] = (headerLen >>> 2) << 4;
+  buf[t + TCP_OFF_FLAGS] = flags;
+  w16(buf, t + TCP_OFF_WINDOW, window);
+  w16(buf, t + TCP_OFF_CSUM, 0);
+  w16(buf, t + TCP_OFF_URG_PTR, urgentPointer);
 }
 
 /**

@@ -6,10 +6,8 @@
 // "Reset Generation"): if the offending segment has ACK, <SEQ=SEG.ACK><CTL=RST>; otherwise
 // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, where SEG.LEN counts SYN, FIN and the application
 // payload but not a syngate token (the peer's TCP never saw the token bytes).
-import { LinkType } from '../engine/types.js';
 import {
   ETH_ADDR_LEN,
-  ETH_HEADER_LEN,
   ETH_OFF_DST,
   ETH_OFF_SRC,
   ETH_OFF_TYPE,
@@ -23,21 +21,14 @@ import {
   TCP_FLAG_RST,
   TCP_FLAG_SYN,
   TCP_MIN_HEADER_LEN,
-  TCP_OFF_ACK,
   TCP_OFF_CSUM,
-  TCP_OFF_DATA_OFF,
-  TCP_OFF_DST_PORT,
   TCP_OFF_FLAGS,
-  TCP_OFF_SEQ,
-  TCP_OFF_SRC_PORT,
-  TCP_OFF_URG_PTR,
-  TCP_OFF_WINDOW,
 } from './constants.js';
-import { DEFAULT_TTL, writeIpv4Header } from './build.js';
+import { DEFAULT_TTL, linkHeaderLen, writeIpv4Header, writeTcpHeader } from './build.js';
 import { ipv4HeaderChecksum, tcpChecksum } from './checksum.js';
 import { findMarker, Marker, MARKER_OFF_REASON, MARKER_TYPE_REJECT, SYNGATE_MARKER_LEN, writeMarker } from './marker.js';
 import { PacketError, PacketKind, ParseStatus } from './status.js';
-import { w16, w32, type PacketView } from './view.js';
+import { w16, type PacketView } from './view.js';
 
 /** Length of a reject RST's IP packet: IPv4(20) + TCP(20) + marker(8). */
 export const REJECT_RST_IP_LEN = IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN + SYNGATE_MARKER_LEN;
@@ -72,7 +63,7 @@ function emit(
   markerType: number,
   markerA: number,
 ): number {
-  const l2 = view.linkType === LinkType.ETHERNET ? ETH_HEADER_LEN : 0;
+  const l2 = linkHeaderLen(view.linkType);
   const optLen = markerType === 0 ? 0 : SYNGATE_MARKER_LEN;
   const tcpLen = TCP_MIN_HEADER_LEN + optLen;
   const ipLen = IPV4_MIN_HEADER_LEN + tcpLen;
@@ -92,15 +83,7 @@ function emit(
   const d = view.dstIp;
   writeIpv4Header(out, ip, ipLen, reverse ? d : s, reverse ? s : d, DEFAULT_TTL, 0, true, 0);
   const t = ip + IPV4_MIN_HEADER_LEN;
-  w16(out, t + TCP_OFF_SRC_PORT, reverse ? view.dstPort : view.srcPort);
-  w16(out, t + TCP_OFF_DST_PORT, reverse ? view.srcPort : view.dstPort);
-  w32(out, t + TCP_OFF_SEQ, seq);
-  w32(out, t + TCP_OFF_ACK, ack);
-  out[t + TCP_OFF_DATA_OFF] = (tcpLen >>> 2) << 4;
-  out[t + TCP_OFF_FLAGS] = flags;
-  w16(out, t + TCP_OFF_WINDOW, 0);
-  w16(out, t + TCP_OFF_CSUM, 0);
-  w16(out, t + TCP_OFF_URG_PTR, 0);
+  writeTcpHeader(out, t, reverse ? view.dstPort : view.srcPort, reverse ? view.srcPort : view.dstPort, seq, ack, tcpLen, flags, 0, 0);
   if (markerType !== 0) writeMarker(out, t + TCP_MIN_HEADER_LEN, markerType, markerA, 0);
   w16(out, t + TCP_OFF_CSUM, tcpChecksum(out, ip, t, tcpLen));
   return l2 + ipLen;

@@ -56,19 +56,24 @@ export {
 /** Ethernet + IPv4 + TCP fixed headers: the shortest frame parseFrame accepts. */
 export const ETH_IPV4_TCP_MIN_LEN = ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN;
 
-export interface TcpFrameSpec {
+/** Header fields a frame spec and a parsed record share (addresses as uint32, flags TCP_* bits). */
+export interface TcpFrameFields {
   srcMac: Uint8Array;
   dstMac: Uint8Array;
   srcIp: number;
   dstIp: number;
   ipId: number;
-  ttl?: number;
   srcPort: number;
   dstPort: number;
   seq: number;
   ack: number;
   flags: number;
   window: number;
+}
+
+export interface TcpFrameSpec extends TcpFrameFields {
+  /** Default 64. */
+  ttl?: number;
   /** Raw option bytes; padded with EOL to a 4-byte multiple. At most 40 bytes. */
   options?: Uint8Array;
   payload?: Uint8Array;
@@ -114,19 +119,8 @@ export interface TcpOptionView {
   len: number;
 }
 
-export interface ParsedFrame {
-  srcMac: Uint8Array;
-  dstMac: Uint8Array;
-  srcIp: number;
-  dstIp: number;
-  ipId: number;
+export interface ParsedFrame extends TcpFrameFields {
   ttl: number;
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
   options: TcpOptionView[];
   /** Offset of the TCP payload within the frame (absolute, not relative to `off`). */
   payloadOff: number;
