@@ -49,6 +49,19 @@ describe('dependency map layout on bookinfo', () => {
     for (const a of lay.nodes) for (const b of lay.nodes) if (a !== b) expect(overlaps(a, b), `${a.id} / ${b.id}`).toBe(false);
   });
 
+  it('no edge passes through the box of a namespace it does not touch (rogue\'s attacks stay clear of istio-system)', () => {
+    for (const e of model.edges) {
+      const a = node(e.from);
+      const b = node(e.to);
+      const top = Math.min(a.y, b.y);
+      const bottom = Math.max(a.y + a.h, b.y + b.h);
+      for (const ns of lay.namespaces) {
+        if (ns.name === a.namespace || ns.name === b.namespace) continue;
+        expect(ns.y > top && ns.y + ns.h < bottom, `${e.from} -> ${e.to} crosses ${ns.name}`).toBe(false);
+      }
+    }
+  });
+
   it('every edge endpoint is on its node\'s border, and no two endpoints meet at one point', () => {
     expect(lay.edges).toHaveLength(model.edges.length);
     const onBorder = (id: string, p: { x: number; y: number }) => {
