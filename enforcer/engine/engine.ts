@@ -203,6 +203,11 @@ export interface RevocationResult {
   packets: OutboxEntry[];
 }
 
+/** queueRst kinds: the syngate reject RST, a plain RST back to the sender, a plain RST onward. */
+const RST_REJECT = 0;
+const RST_REPLY = 1;
+const RST_FORWARD = 2;
+
 const NO_OUTBOX: readonly OutboxEntry[] = Object.freeze([]) as readonly OutboxEntry[];
 
 export class Engine<H = unknown, P = unknown> {
@@ -1139,19 +1144,29 @@ export class Engine<H = unknown, P = unknown> {
   // ---------------------------------------------------------------- rejects and resets
 
   /**
+   * Writes one RST built from the parsed frame into the next outbox entry toward `dir`: `kind`
+   * RST_REJECT (syngate reject carrying `reason`, only ever toward a peer enforcer), RST_REPLY
+   * (plain, back to the frame's sender) or RST_FORWARD (plain, onward as if from the sender).
+   * Counted in RSTS_SENT when written; nothing is queued when the outbox is full or the build fails.
+   */
+  private queueRst(dir: Direction, kind: number, reason: number): void {
+    const e = this.outEntry(dir);
+    if (e === null) return;
+    const v = this.view;
+    const n = kind === RST_REJECT ? writeRejectRst(e.buf, 0, v, reason) : kind === RST_REPLY ? writeRstReply(e.buf, 0, v) : writeRstForward(e.buf, 0, v);
+    if (n > 0) {
+      e.length = n;
+      this.ctr[Counter.RSTS_SENT]!++;
+    } else this.outN--;
+  }
+
+  /**
    * Outbound SYN refused here: drop it and reset the local client so connect() fails fast (a plain
    * RST: the reason is in the event, and no syngate option reaches an application).
    */
   private rejectLocal(reason: number, rule: number, peerId: number, now: number): void {
     const v = this.view;
-    const e = this.outEntry(Direction.INBOUND);
-    if (e !== null) {
-      const n = writeRstReply(e.buf, 0, v);
-      if (n > 0) {
-        e.length = n;
-        this.ctr[Counter.RSTS_SENT]!++;
-      } else this.outN--;
-    }
+    this.queueRst(Direction.INBOUND, RST_REPLY, 0);
     this.rejects[reason & 0xff]!++;
     this.events.push(EventKind.DECISION, EventVerdict.DENY, reason, true, false, v.srcIp, v.dstIp, v.srcPort, v.dstPort, 0, rule, peerId, now, now, 1, v.ipTotalLen);
     this.setReset(reason);
@@ -1164,39 +1179,15 @@ export class Engine<H = unknown, P = unknown> {
    */
   private rejectRemote(reason: number, rule: number, peerId: number, verified: boolean, now: number, existing = -1): void {
     const v = this.view;
-    const e = existing >= 0 && this.ct.state(existing) !== CtState.CLOSED ? null : this.outEntry(Direction.OUTBOUND);
-    if (e !== null) {
-      const n = writeRejectRst(e.buf, 0, v, reason);
-      if (n > 0) {
-        e.length = n;
-        this.ctr[Counter.RSTS_SENT]!++;
-      } else this.outN--;
-    }
+    if (!(existing >= 0 && this.ct.state(existing) !== CtState.CLOSED)) this.queueRst(Direction.OUTBOUND, RST_REJECT, reason);
     this.rejects[reason & 0xff]!++;
     this.events.push(EventKind.DECISION, EventVerdict.DENY, reason, false, verified, v.srcIp, v.dstIp, v.srcPort, v.dstPort, 0, rule, peerId, now, now, 1, v.ipTotalLen);
     this.setReset(reason);
   }
 
-  /**
-   * Client side, the server's SYN-ACK refused: drop it, send the server's enforcer a reject RST
-   * (which also resets the server's half-open socket) and reset the local client.
-   */
-  private rejectBoth(_frame: Uint8Array, slot: number, reason: number, rule: number, peerId: number, now: number): void {
-    const v = this.view;
+  /** A handshake refused on a tracked flow: counted, reported once (decision deny), CLOSED. */
+  private denyFlow(slot: number, reason: number, rule: number, peerId: number, now: number): void {
     const ct = this.ct;
-    const toPeer = this.outEntry(Direction.OUTBOUND);
-    if (toPeer !== null) {
-      const n = writeRejectRst(toPeer.buf, 0, v, reason);
-      if (n > 0) toPeer.length = n;
-      else this.outN--;
-    }
-    const toApp = this.outEntry(Direction.INBOUND);
-    if (toApp !== null) {
-      const n = (v.flags & TCP_FLAG_SYN) !== 0 ? writeRstForward(toApp.buf, 0, v) : writeRstReply(toApp.buf, 0, v);
-      if (n > 0) toApp.length = n;
-      else this.outN--;
-    }
-    this.ctr[Counter.RSTS_SENT]! += this.outN;
     this.rejects[reason & 0xff]!++;
     ct.setVerdict(slot, reason, rule, peerId);
     this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
@@ -1206,53 +1197,33 @@ export class Engine<H = unknown, P = unknown> {
   }
 
   /**
+   * Client side, the server's SYN-ACK refused: drop it, send the server's enforcer a reject RST
+   * (which also resets the server's half-open socket) and reset the local client.
+   */
+  private rejectBoth(_frame: Uint8Array, slot: number, reason: number, rule: number, peerId: number, now: number): void {
+    this.queueRst(Direction.OUTBOUND, RST_REJECT, reason);
+    this.queueRst(Direction.INBOUND, (this.view.flags & TCP_FLAG_SYN) !== 0 ? RST_FORWARD : RST_REPLY, 0);
+    this.denyFlow(slot, reason, rule, peerId, now);
+  }
+
+  /**
    * Server side, the client's final ACK failed: drop it, reset the server application (so no
    * half-open socket lingers) and send the client a reject RST.
    */
   private rejectAck(frame: Uint8Array, slot: number, reason: number, now: number): void {
-    const v = this.view;
-    const ct = this.ct;
-    const toPeer = this.outEntry(Direction.OUTBOUND);
-    if (toPeer !== null) {
-      const n = writeRejectRst(toPeer.buf, 0, v, reason);
-      if (n > 0) toPeer.length = n;
-      else this.outN--;
-    }
+    this.queueRst(Direction.OUTBOUND, RST_REJECT, reason);
     if (this.aliased) this.redirectIn(frame);
-    const toApp = this.outEntry(Direction.INBOUND);
-    if (toApp !== null) {
-      const n = writeRstForward(toApp.buf, 0, v);
-      if (n > 0) toApp.length = n;
-      else this.outN--;
-    }
-    this.ctr[Counter.RSTS_SENT]! += this.outN;
-    this.rejects[reason & 0xff]!++;
-    ct.setVerdict(slot, reason, ct.ruleId(slot), ct.peerId(slot));
-    this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
-    ct.addFlags(slot, CtFlag.REPORTED);
-    ct.setState(slot, CtState.CLOSED);
-    this.setReset(reason);
+    this.queueRst(Direction.INBOUND, RST_FORWARD, 0);
+    this.denyFlow(slot, reason, this.ct.ruleId(slot), this.ct.peerId(slot), now);
   }
 
   /**
    * Server side, no SYN-ACK token could be built: reset the local server app (a plain RST), tell
    * the client.
    */
-  private resetServerApp(frame: Uint8Array, slot: number, reason: number, now: number): void {
-    const v = this.view;
-    const toApp = this.outEntry(Direction.INBOUND);
-    if (toApp !== null) {
-      const n = writeRstReply(toApp.buf, 0, v);
-      if (n > 0) toApp.length = n;
-      else this.outN--;
-    }
-    const toPeer = this.outEntry(Direction.OUTBOUND);
-    if (toPeer !== null) {
-      const n = writeRstForward(toPeer.buf, 0, v);
-      if (n > 0) toPeer.length = n;
-      else this.outN--;
-    }
-    void frame;
+  private resetServerApp(_frame: Uint8Array, slot: number, reason: number, now: number): void {
+    this.queueRst(Direction.INBOUND, RST_REPLY, 0);
+    this.queueRst(Direction.OUTBOUND, RST_FORWARD, 0);
     this.rejects[reason & 0xff]!++;
     this.ct.setVerdict(slot, reason, this.ct.ruleId(slot), this.ct.peerId(slot));
     this.pushEvent(EventKind.DECISION, slot, EventVerdict.DENY, reason, now);
@@ -1266,21 +1237,10 @@ export class Engine<H = unknown, P = unknown> {
    * application is plain.
    */
   private revokedPacket(frame: Uint8Array, slot: number, dir: Direction): void {
-    const v = this.view;
-    const back = this.outEntry(dir === Direction.OUTBOUND ? Direction.INBOUND : Direction.OUTBOUND);
-    if (back !== null) {
-      const n = dir === Direction.OUTBOUND ? writeRstReply(back.buf, 0, v) : writeRejectRst(back.buf, 0, v, Reason.REVOKED);
-      if (n > 0) back.length = n;
-      else this.outN--;
-    }
-    const fwd = this.outEntry(dir);
-    if (fwd !== null) {
-      this.translateAny(frame, slot, dir);
-      const n = writeRstForward(fwd.buf, 0, v);
-      if (n > 0) fwd.length = n;
-      else this.outN--;
-    }
-    this.ctr[Counter.RSTS_SENT]! += this.outN;
+    const outbound = dir === Direction.OUTBOUND;
+    this.queueRst(outbound ? Direction.INBOUND : Direction.OUTBOUND, outbound ? RST_REPLY : RST_REJECT, Reason.REVOKED);
+    if (this.outN < OUTBOX_SLOTS) this.translateAny(frame, slot, dir);
+    this.queueRst(dir, RST_FORWARD, 0);
     this.setReset(Reason.REVOKED);
   }
 
