@@ -3,7 +3,11 @@
 // no randomness); the page loads nothing from the network (inline SVG, CSS and JS only); every
 // string from the records is escaped (HTML/XML text and attributes, and `<` inside the embedded
 // JSON), so workload names cannot inject markup; allowed and denied edges differ in colour AND
-// dash style, so the picture reads in greyscale too. The daemon serves the same page at /map.
+// dash style, so the picture reads in greyscale too. The layout (layoutMap) is deterministic and
+// near-linear (sorts, bounded sweeps and label tries, a spatial grid; no pairwise-all loops over
+// edges): namespace boxes are disjoint bands, every edge starts and ends on its workloads'
+// borders at distinct ports, and label boxes never overlap each other or a workload unless no
+// free spot exists within the bounded search. The daemon serves the same page at /map.
 import type { FlowRecord } from '../engine/flow-record.js';
 
 export interface MapWorkload {
