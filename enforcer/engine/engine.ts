@@ -890,10 +890,7 @@ export class Engine<H = unknown, P = unknown> {
     const fl = ct.flags(slot);
     const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     const fromClient = !ct.reply;
-    if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
-      this.ctr[Counter.WRONG_DIRECTION]!++;
-      return this.drop(Reason.MALFORMED);
-    }
+    if (this.misdirected(localClient, fromClient, dir)) return;
     if (marker === Marker.TOKEN || marker === Marker.MALFORMED) return this.drop(Reason.MALFORMED);
     const state = ct.state(slot);
     if (dir === Direction.INBOUND && !this.rstAcceptable(slot, state, fromClient)) {
@@ -953,6 +950,18 @@ export class Engine<H = unknown, P = unknown> {
     }
   }
 
+  /**
+   * True, with the frame dropped and counted (wrong_direction), when a packet from the flow's
+   * client (`fromClient`) or server travels the wrong way for the flow's role here: a local
+   * client's packets go OUTBOUND and its server's come INBOUND; the reverse for a local server.
+   */
+  private misdirected(localClient: boolean, fromClient: boolean, dir: Direction): boolean {
+    if (fromClient === localClient ? dir === Direction.OUTBOUND : dir === Direction.INBOUND) return false;
+    this.ctr[Counter.WRONG_DIRECTION]!++;
+    this.drop(Reason.MALFORMED);
+    return true;
+  }
+
   // ---- everything else (ACK, data, FIN) ----
 
   private onSegment(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
@@ -965,10 +974,7 @@ export class Engine<H = unknown, P = unknown> {
     const fl = ct.flags(slot);
     const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     const fromClient = !ct.reply;
-    if (fromClient === localClient ? dir !== Direction.OUTBOUND : dir !== Direction.INBOUND) {
-      this.ctr[Counter.WRONG_DIRECTION]!++;
-      return this.drop(Reason.MALFORMED);
-    }
+    if (this.misdirected(localClient, fromClient, dir)) return;
     const state = ct.state(slot);
     if ((fl & CtFlag.REVOKED) !== 0) {
       this.revokedPacket(frame, slot, dir);
