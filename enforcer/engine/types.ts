@@ -7,6 +7,9 @@
 //    FRAME_HEADROOM spare bytes past the original length for token insertion);
 //  - extra packets the engine wants sent (RSTs, a token-only ACK) are written into the
 //    engine-owned outbox and stay valid only until the next process() call.
+//  - nothing the engine sends toward a local workload (an INBOUND frame it forwards, or an
+//    INBOUND outbox entry) carries the syngate option: tokens are stripped, a peer's reject RST is
+//    delivered as a plain RST, and the RSTs it originates toward an application are plain.
 
 /** Which way a frame travels relative to the protected workloads of this enforcer. */
 export const Direction = {

@@ -66,6 +66,7 @@ function interleaving(actions: readonly Action[], fateList: readonly FateRec[], 
       const e = r.outbox[i]!;
       const q = parseFrame(e.buf, 0, e.length);
       if (e.direction === Direction.INBOUND && (q === null || (q.flags & TCP_RST) === 0)) violations.push('non-RST outbox frame toward the application');
+      if (e.direction === Direction.INBOUND && q !== null && q.hasExperimentalOption) violations.push(`outbox RST toward the application carries option 253: ${describeFrame(e.buf.slice(0, e.length))}`);
     }
     return r;
   };
