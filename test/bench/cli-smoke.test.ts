@@ -1,7 +1,8 @@
 // CI smoke test of `syngate bench` through the built CLI (dist/): the engine and policy suites in
 // --quick mode must exit 0 and print JSON of the documented shape. Nothing asserts on time.
 import { describe, it, expect } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,14 +48,16 @@ function validate(doc: Shape, suite: string): void {
 }
 
 describe.each(['engine', 'policy'])('syngate bench %s --quick --json', (suite) => {
-  it('exits 0 and prints the documented JSON shape', () => {
+  // Asynchronous on purpose: a synchronous child of a minute would block the vitest worker's
+  // event loop past its RPC timeout.
+  it('exits 0 and prints the documented JSON shape', async () => {
     expect(existsSync(join(root, 'dist', 'enforcer', 'cli', 'main.js')), 'build first: npx tsc -p tsconfig.build.json').toBe(true);
     const out = mkdtempSync(join(tmpdir(), `sgbench-${suite}-`));
-    const stdout = execFileSync(process.execPath, [cli, 'bench', suite, '--quick', '--json', '--out', out], {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'bench', suite, '--quick', '--json', '--out', out], {
       cwd: root,
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 170_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     const doc = JSON.parse(stdout) as Shape;
     validate(doc, suite);
