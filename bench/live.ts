@@ -832,7 +832,9 @@ export function cdfPlot(samples: readonly SetupSamples[]): PlotSpec {
     step: true,
     markers: false,
     yRange: [0, 1],
-    series: samples.filter((s) => s.readyUs.length > 0).map((s) => ({ label: `${s.variant.label} (n=${s.readyUs.length})`, points: cdfPoints(s.readyUs) })),
+    series: samples
+      .filter((s) => s.readyUs.length > 0)
+      .map((s) => ({ label: `${s.variant.key === 'tcp' || s.variant.key === 'mtls' ? s.variant.label : s.variant.key} (n=${s.readyUs.length})`, points: cdfPoints(s.readyUs) })),
   };
 }
 

@@ -27,6 +27,8 @@ export interface PlotSpec {
 
 /** Points beyond these magnitudes are not drawable (axis arithmetic would overflow). */
 const MAX_ABS = 1e300;
+/** Legend labels longer than this are cut (two columns must fit the width). */
+const LEGEND_MAX = 52;
 const MIN_LOG = 1e-300;
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -49,6 +51,7 @@ export function fmtNum(v: number): string {
     [1e-6, 'µ'],
     [1e-9, 'n'],
   ];
+  if (a >= 1e-3 && a < 1) return String(Number(v.toPrecision(2)));
   for (const [scale, suffix] of units) {
     if (a >= scale) {
       const x = v / scale;
@@ -105,12 +108,13 @@ function niceRange(vals: number[], log: boolean, fixed?: readonly [number, numbe
 
 /** Renders a line plot as an SVG document string. */
 export function linePlot(spec: PlotSpec): string {
-  const W = spec.width ?? 720;
-  const H = spec.height ?? 440;
+  const W = spec.width ?? 760;
+  const legendRows = Math.ceil(spec.series.length / 2);
   const ml = 78;
   const mr = 24;
   const mt = 40;
-  const mb = 92;
+  const mb = 60 + legendRows * 16;
+  const H = (spec.height ?? 440) + Math.max(0, legendRows - 2) * 16;
   const pw = W - ml - mr;
   const ph = H - mt - mb;
   let dropped = 0;
@@ -175,7 +179,8 @@ export function linePlot(spec: PlotSpec): string {
     const lx = ml + (i % 2) * (pw / 2);
     const ly = mt + ph + 56 + Math.floor(i / 2) * 16;
     out.push(`<line x1="${f(lx)}" y1="${ly - 4}" x2="${f(lx + 18)}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
-    out.push(`<text x="${f(lx + 24)}" y="${ly}">${escapeXml(s.label)}</text>`);
+    const label = s.label.length > LEGEND_MAX ? `${s.label.slice(0, LEGEND_MAX - 1)}…` : s.label;
+    out.push(`<text x="${f(lx + 24)}" y="${ly}">${escapeXml(label)}</text>`);
   });
   if (dropped > 0) out.push(`<text x="${W - mr}" y="${H - 6}" text-anchor="end" fill="#999" font-size="10">${dropped} point(s) not drawable on a log axis omitted</text>`);
   out.push('</svg>');
