@@ -29,3 +29,4 @@ export {
 export { Sweeper, type SweepStats } from './sweep.js';
 export { HandshakeSideTable, SIDE_MAX_CAPACITY } from './side-table.js';
 export { SourceCounter } from './source-limit.js';
+export { snapshotConntrack, restoreConntrack, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SNAPSHOT_LAYOUT, type RestoreResult } from './snapshot.js';
