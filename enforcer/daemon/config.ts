@@ -105,6 +105,10 @@ export interface DaemonConfig {
     halfOpenMax: number;
     halfOpenPerSource: number;
     timeouts: { halfOpenSeconds: number; establishedSeconds: number; closingSeconds: number };
+    /** pcap datapath: where a graceful stop saves the authorized flows for the next start (null: off). */
+    stateFile: string | null;
+    /** A state file older than this at start is ignored (and deleted). */
+    stateMaxAgeSeconds: number;
   };
   admin: { host: string; port: number };
   flowLog: {
@@ -434,7 +438,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const inboundPort = enO['inboundPort'] === undefined || enO['inboundPort'] === null ? null : c.int(enO, ['envoy', 'inboundPort'], 1, 65535);
   const excludePorts = c.list(enO, ['envoy', 'excludePorts'], ['15000-15090']).map((p, i) => parsePortRange(c, p, ['envoy', 'excludePorts', i]));
 
-  const ctO = c.obj(top['conntrack'], ['conntrack'], ['capacity', 'halfOpenMax', 'halfOpenPerSource', 'timeouts']);
+  const ctO = c.obj(top['conntrack'], ['conntrack'], ['capacity', 'halfOpenMax', 'halfOpenPerSource', 'timeouts', 'stateFile', 'stateMaxAgeSeconds']);
   const capacity = c.int(ctO, ['conntrack', 'capacity'], 1024, 1 << 24, 1 << 16);
   const halfOpenMax = c.int(ctO, ['conntrack', 'halfOpenMax'], 16, 1 << 22, 4096);
   if (halfOpenMax > capacity) c.fail(['conntrack', 'halfOpenMax'], `must not exceed conntrack.capacity (${capacity})`);
@@ -450,7 +454,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       establishedSeconds: c.int(toO, ['conntrack', 'timeouts', 'establishedSeconds'], 10, 7 * 86400, 3600),
       closingSeconds: c.int(toO, ['conntrack', 'timeouts', 'closingSeconds'], 1, 600, 10),
     },
+    stateFile: ctO['stateFile'] === undefined || ctO['stateFile'] === null ? null : c.file(ctO, ['conntrack', 'stateFile']),
+    stateMaxAgeSeconds: c.int(ctO, ['conntrack', 'stateMaxAgeSeconds'], 1, 3600, 60),
   };
+  if (conntrack.stateFile !== null && datapath.type !== 'pcap') c.fail(['conntrack', 'stateFile'], `is only used with datapath type pcap (the kernel keeps nfqueue flows across restarts); datapath is ${datapath.type}`);
 
   const admin = parseAdmin(c, top, ['admin']);
 

@@ -7,12 +7,19 @@
 //    conntrack entries are dropped so the next packet of each reaches the engine and is answered
 //    with RSTs built from that live packet (docs/deploy.md, "Revocation");
 //  - the frame handler never throws and allocates nothing per packet beyond the engine's own work;
+//  - pcap with conntrack.stateFile: a graceful detach saves the authorized established flows of
+//    both engines (after the datapath stopped, so nothing changes under it) atomically (tmp +
+//    rename, mode 0600); attach restores a file younger than stateMaxAgeSeconds BEFORE the
+//    datapath starts, re-checks the restored flows against the policy in force (setPolicy: flows
+//    it denies are revoked), and deletes the file whatever happened. A bad file is logged and
+//    ignored (fail closed: its flows are dropped as unknown). Peer ids are saved with their
+//    identity (SPIFFE ID + labels) and re-interned in the new table, so ids never alias;
 //  - flow records come only from engine events (one at authorization, one at close/revocation/
 //    reject) and from the interval scan of established flows, never per packet.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { SyngateError } from '../errors.js';
 import { reasonLabel } from '../reasons.js';
@@ -20,7 +27,7 @@ import {
   EventKind, EventVerdict, LinkType, TablePolicyPort, createEngine, toFlowRecord,
   type AgentHandshake, type Engine, type EngineEvent, type FlowRecord, type TablePolicyOptions,
 } from '../engine/index.js';
-import { CtFlag, CtState } from '../conntrack/index.js';
+import { CtFlag, CtState, PEER_NONE, restoreConntrack, snapshotConntrack } from '../conntrack/index.js';
 import { createDatapath, createEngineHandler, type AdapterState, type DatapathAdapter } from '../datapath/index.js';
 import { IdentityAgent, NODE_CRED_FILE, NODE_KEY_FILE, credentialMatchesKey, decodeCredential, loadNodeIdentityDir, loadTrustBundleFile, type LocalWorkload, type NodeIdentity, type PeerIdentity, type TrustBundle } from '../identity/index.js';
 import { compile, formatDiagnostic, loadInventoryFile, loadInventoryText, loadPolicyPaths, type Diagnostic, type Inventory, type PolicyTable } from '../policy/index.js';
@@ -290,9 +297,99 @@ export class EngineCore implements EnforcerCore {
     );
   }
 
+  /** Identities of the saved peer ids, carried in the snapshot's meta bytes. */
+  private peerMeta(): Uint8Array {
+    const peers: Record<string, { spiffeId: string; labels: Record<string, string> }> = {};
+    const table = this.table;
+    if (table !== null) {
+      for (const e of this.engines()) {
+        const ct = e.ct;
+        for (let s = 0; s < ct.slots; s++) {
+          if (ct.state(s) === CtState.FREE) continue;
+          const id = ct.peerId(s);
+          const info = table.identities.get(id);
+          if (info !== undefined && info.authenticated && peers[id] === undefined) peers[id] = { spiffeId: info.spiffeId, labels: { ...info.labels } };
+        }
+      }
+    }
+    return new TextEncoder().encode(JSON.stringify({ peers }));
+  }
+
+  /** Graceful stop (pcap): writes the state file. Never throws. */
+  private saveFlows(): void {
+    const file = this.cfg.conntrack.stateFile;
+    if (file === null || this.cfg.datapath.type !== 'pcap' || this.engine === null) return;
+    const now = Date.now();
+    try {
+      const bytes = snapshotConntrack(this.engines().map((e) => e.ct), now, now, this.peerMeta());
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, bytes, { mode: 0o600 });
+      renameSync(tmp, file);
+      const flows = this.engines().reduce((n, e) => n + e.ct.size, 0);
+      this.log.info('conntrack state saved for the next start', { stateFile: file, bytes: bytes.length, tracked: flows });
+    } catch (e) {
+      this.log.error('could not save the conntrack state; established flows will be dropped after the restart', { stateFile: file, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** Start (pcap): restores a recent state file into the engines, re-checks it against policy, deletes it. Never throws. */
+  private restoreFlows(): void {
+    const file = this.cfg.conntrack.stateFile;
+    if (file === null || this.cfg.datapath.type !== 'pcap' || this.engine === null || !existsSync(file)) return;
+    const now = Date.now();
+    try {
+      const ageMs = now - statSync(file).mtimeMs;
+      const maxMs = this.cfg.conntrack.stateMaxAgeSeconds * 1000;
+      if (ageMs > maxMs) {
+        this.log.warn('conntrack state file is too old; ignored (its flows are dropped as unknown)', { stateFile: file, ageSeconds: Math.round(ageMs / 1000), maxAgeSeconds: this.cfg.conntrack.stateMaxAgeSeconds });
+        return;
+      }
+      const bytes = new Uint8Array(readFileSync(file));
+      const tables = this.engines().map((e) => e.ct);
+      // Only the restored flows are in the tables: the datapath has not started yet.
+      const r = restoreConntrack(tables, bytes, now, now);
+      // Saved peer ids -> ids of the table in force (same identity, possibly new numbering).
+      let peers: Record<string, { spiffeId?: unknown; labels?: unknown }> = {};
+      try {
+        const parsed = JSON.parse(new TextDecoder().decode(r.meta)) as { peers?: typeof peers };
+        if (parsed.peers !== undefined && typeof parsed.peers === 'object' && parsed.peers !== null) peers = parsed.peers;
+      } catch {
+        peers = {};
+      }
+      const table = this.table;
+      const unauth = this.port?.ipPeerId(0) ?? PEER_NONE;
+      for (const ct of tables) {
+        for (let s = 0; s < ct.slots; s++) {
+          if (ct.state(s) === CtState.FREE) continue;
+          const old = ct.peerId(s);
+          if (old === PEER_NONE) continue;
+          const p = peers[old];
+          const ok = p !== undefined && typeof p.spiffeId === 'string' && typeof p.labels === 'object' && p.labels !== null && table !== null;
+          ct.setVerdict(s, ct.reason(s), ct.ruleId(s), ok ? table.identity(p.spiffeId as string, p.labels as Record<string, string>) : unauth);
+        }
+      }
+      const restored = r.restored.reduce((a, b) => a + b, 0);
+      // Re-check every restored flow against the policy in force: denied ones are revoked.
+      let revoked = 0;
+      const port = this.port;
+      if (port !== null) for (const e of this.engines()) revoked += e.setPolicy(port, now).revoked;
+      this.log.info('conntrack state restored', { stateFile: file, restored, revoked, expired: r.expired, duplicate: r.duplicate, full: r.full, savedSecondsAgo: Math.round((now - r.savedAtMs) / 1000) });
+    } catch (e) {
+      this.log.warn('conntrack state file refused; starting with an empty table (its flows are dropped as unknown)', { stateFile: file, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      try {
+        unlinkSync(file);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async attach(onState: (s: AdapterState, err: Error | null) => void): Promise<void> {
     const engine = this.engine;
     if (engine === null) throw new SyngateError('SYNGATE_DAEMON_START', 'attach before the first reload');
+    this.restoreFlows();
     const d = this.cfg.datapath;
     const log = (line: string): void => this.log.info(line, { component: 'datapath' });
     this.adapter =
@@ -315,6 +412,7 @@ export class EngineCore implements EnforcerCore {
     } catch (e) {
       this.log.error('datapath stop failed', { error: e instanceof Error ? e.message : String(e) });
     }
+    this.saveFlows();
   }
 
   async startInventory(changed: () => void): Promise<void> {

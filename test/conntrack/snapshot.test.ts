@@ -101,9 +101,9 @@ describe('conntrack snapshot', () => {
     };
     cases.push(['magic', mut((b) => (b[0] = 0))]);
     cases.push(['version', mut((b) => (b[4] = 9))]);
-    cases.push(['layout', mut((b) => (b[8] ^= 1))]);
+    cases.push(["layout", mut((b) => (b[8] = (b[8] ?? 0) ^ 1))]);
     cases.push(['tables', mut((b) => (b[6] = 2))]);
-    cases.push(['corrupt', mut((b) => (b[b.length - 3] ^= 0x40))]);
+    cases.push(["corrupt", mut((b) => (b[b.length - 3] = (b[b.length - 3] ?? 0) ^ 0x40))]);
     for (let n = 0; n < snap.length; n += 7) cases.push([`truncated ${n}`, snap.slice(0, n)]);
     cases.push(['extended', new Uint8Array([...snap, 0])]);
     for (const [what, bytes] of cases) {

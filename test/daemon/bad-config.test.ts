@@ -62,6 +62,8 @@ const CASES: Case[] = [
   { name: 'reversed exclude range', mut: (c) => { c['envoy'] = { inboundPort: 15006, excludePorts: ['15000-15090', '15090-15000'] }; }, field: 'envoy.excludePorts[1]', reason: /start <= end/ },
   { name: 'conntrack capacity not a number', mut: (c) => { c['conntrack'] = { capacity: 'lots' }; }, field: 'conntrack.capacity', reason: /integer/ },
   { name: 'half-open cap above capacity', mut: (c) => { c['conntrack'] = { capacity: 2048, halfOpenMax: 4096 }; }, field: 'conntrack.halfOpenMax', reason: /must not exceed conntrack.capacity/ },
+  { name: 'conntrack state file on nfqueue', mut: (c) => { c['conntrack'] = { stateFile: 'ct.state' }; }, field: 'conntrack.stateFile', reason: /only used with datapath type pcap/ },
+  { name: 'conntrack state max age zero', mut: (c) => { c['conntrack'] = { stateMaxAgeSeconds: 0 }; }, field: 'conntrack.stateMaxAgeSeconds', reason: /between 1 and 3600/ },
   { name: 'zero half-open timeout', mut: (c) => { c['conntrack'] = { timeouts: { halfOpenSeconds: 0 } }; }, field: 'conntrack.timeouts.halfOpenSeconds', reason: /between 1 and 600/ },
   { name: 'admin address without port', mut: (c) => { c['admin'] = '127.0.0.1'; }, field: 'admin', reason: /HOST:PORT/ },
   { name: 'admin host is a name', mut: (c) => { c['admin'] = 'example.com:9901'; }, field: 'admin', reason: /IP address/ },
