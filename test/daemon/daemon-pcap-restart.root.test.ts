@@ -3,7 +3,8 @@
 // node-b (the server-side enforcer) has conntrack.stateFile set. Checks that an established
 // connection survives a graceful restart (SIGTERM, then start again: the authorized flows are saved
 // and restored, data flows afterwards), that a new connection works after it, that the state file
-// is written 0600 and deleted once restored, and that after kill -9 (no snapshot) an established
+// is written 0600 and deleted once restored, that a restored flow the policy in force denies is
+// revoked, and that after kill -9 (no snapshot) an established
 // flow is not forwarded any more (fail closed) while new connections still work.
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,36 @@ describe.skipIf(skip)('syngate run on the pcap datapath: restart (root)', () => 
     await long.waitLine(/^echo three$/, 5000);
     expect(client(C, '198.18.1.3', 8080).outcome).toBe('allow');
     long.kill('SIGKILL');
+  });
+
+  it('a restored flow the policy in force denies is revoked at start (reset on its next segment)', async () => {
+    const long = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    long.send('one');
+    await long.waitLine(/^echo one$/, 5000);
+    const old = nodeB as Proc;
+    old.kill('SIGTERM');
+    expect(await old.exited).toBe(0);
+    expect(existsSync(STATE)).toBe(true);
+    writeFileSync(join(DIR, 'policies', 'srv.yaml'), POLICY.replace(', "7001"', ''));
+    try {
+      nodeB = await startDaemon(NB, 'node-b');
+      await until('restore logged', () => /conntrack state restored/.test(nodeB?.stderr ?? ''), 5000);
+      const line = nodeB.stderr.split('\n').find((l) => l.includes('conntrack state restored')) ?? '{}';
+      const rec = JSON.parse(line) as { restored?: number; revoked?: number };
+      expect(rec.restored).toBeGreaterThanOrEqual(1);
+      expect(rec.revoked).toBeGreaterThanOrEqual(1);
+      long.send('two');
+      await long.waitLine(/^error (ECONNRESET|EPIPE)/, 10_000);
+      expect(long.lines).not.toContain('echo two');
+    } finally {
+      writeFileSync(join(DIR, 'policies', 'srv.yaml'), POLICY);
+    }
+    // Port 7001 allowed again for the next test: wait for the reload, then check a fresh connection.
+    await until('policy reloaded', () => /"reloaded"/.test(nodeB?.stderr ?? ''), 5000);
+    const fresh = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    fresh.send('back');
+    await fresh.waitLine(/^echo back$/, 5000);
+    fresh.kill('SIGKILL');
   });
 
   it('after kill -9 (no snapshot) an established flow is no longer forwarded (fail closed); new connections work', async () => {
