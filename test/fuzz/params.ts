@@ -22,10 +22,13 @@ export function fuzzParams<T>(weight = 1): Parameters<T> {
   } else if (minutes > 0 && share > 0) {
     params = { numRuns: 1_000_000_000, interruptAfterTimeLimit: share, markInterruptAsFailure: false };
   } else {
+    // SYNGATE_FUZZ_SEED (+ SYNGATE_FUZZ_PATH) replays a reported counterexample exactly.
     const seed = process.env['SYNGATE_FUZZ_SEED'];
+    const path = process.env['SYNGATE_FUZZ_PATH'];
     params = {
       numRuns: Math.max(1, Math.round(FUZZ_DEFAULT_RUNS * weight)),
       ...(seed === undefined ? {} : { seed: Number(seed) }),
+      ...(seed === undefined || path === undefined ? {} : { path, endOnFailure: true }),
     };
   }
   const statsDir = process.env['SYNGATE_FUZZ_STATS_DIR'];
