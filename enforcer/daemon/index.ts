@@ -14,6 +14,7 @@ export type { Logger, LogFields } from './log.js';
 export { CounterSync, HANDSHAKE_BUCKETS_SECONDS, createMetrics } from './metrics.js';
 export type { SyngateMetrics } from './metrics.js';
 export { FlowLog, nodeFlowLogFs } from './flowlog.js';
+export { decodeFlowBatch, encodeFlowBatch } from './flow-proto.js';
 export type { FlowLogFs, FlowLogOptions } from './flowlog.js';
 export { startAdminServer } from './admin.js';
 export type { AdminHandlers, AdminServer, ReadyState } from './admin.js';
