@@ -6,105 +6,39 @@
 // is written 0600 and deleted once restored, that a restored flow the policy in force denies is
 // revoked, and that after kill -9 (no snapshot) an established
 // flow is not forwarded any more (fail closed) while new connections still work.
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCa, issueNodeCredential } from '../../enforcer/identity/index.js';
-import { CREDENTIAL_FILE, NODE_KEY_FILE } from '../../enforcer/daemon/core.js';
-import { ECHO, Procs, client, delNamespaces, prefix, sh, skipUnlessRoot, type Proc } from '../datapath/root-helpers.js';
+import { Procs, client, skipUnlessRoot, type Proc } from '../datapath/root-helpers.js';
+import { bringUp, echoClient, policy, startDaemon as startNode, teardown, topology, until } from './topology.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const skip = skipUnlessRoot('syngate run restart (pcap datapath)');
-const P = prefix();
-const C = `${P}-c`;
-const NA = `${P}-na`;
-const NB = `${P}-nb`;
-const S = `${P}-s`;
-const DIR = join(tmpdir(), `${P}-pcaprs`);
+const T = topology('pcaprs');
+const { C, NB, DIR } = T;
 const STATE = join(DIR, 'state', 'node-b.conntrack');
+const ADMIN = '127.0.0.1:9912';
 const procs = new Procs();
 
-const POLICY = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: srv-allow, namespace: demo}
-spec:
-  selector: {matchLabels: {app: srv}}
-  action: ALLOW
-  rules:
-    - from: [{source: {principals: ["cluster.local/ns/demo/sa/cli"]}}]
-      to: [{operation: {ports: ["8080", "7001"]}}]
-`;
+const POLICY = policy([8080, 7001]);
 
-function ready(ns: string): boolean {
-  return sh(['ip', 'netns', 'exec', ns, 'curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:9912/readyz'], true).trim() === '200';
-}
-
-async function until(what: string, fn: () => boolean, ms: number, step = 50): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, step));
-  }
-}
-
-async function startDaemon(ns: string, n: string): Promise<Proc> {
-  const d = await procs.start(ns, [process.execPath, join(ROOT, 'bin/syngate.js'), 'run', '--config', join(DIR, `${n}.yaml`)], null);
-  await until(`${n} ready`, () => ready(ns), 20_000, 100).catch((e: unknown) => {
-    throw new Error(`${String(e)}; stderr: ${d.stderr}`);
-  });
-  return d;
+function startDaemon(ns: string, n: string): Promise<Proc> {
+  return startNode(procs, T, ns, n, ADMIN);
 }
 
 describe.skipIf(skip)('syngate run on the pcap datapath: restart (root)', () => {
   let nodeB: Proc | null = null;
 
   beforeAll(async () => {
-    mkdirSync(join(DIR, 'policies'), { recursive: true });
-    const ca = createCa({ trustDomain: 'cluster.local' });
-    writeFileSync(join(DIR, 'bundle.pem'), ca.certPem);
-    writeFileSync(join(DIR, 'inventory.yaml'), `workloads:
-  - {name: cli, namespace: demo, serviceAccount: cli, labels: {app: cli}, ip: 198.18.1.2, node: node-a}
-  - {name: srv, namespace: demo, serviceAccount: srv, labels: {app: srv}, ip: 198.18.1.3, node: node-b, ports: [8080, 7001]}
-`);
-    writeFileSync(join(DIR, 'policies', 'srv.yaml'), POLICY);
-    for (const n of ['node-a', 'node-b']) {
-      const cred = issueNodeCredential(ca, { node: n });
-      mkdirSync(join(DIR, n), { recursive: true });
-      writeFileSync(join(DIR, n, CREDENTIAL_FILE), cred.credential);
-      writeFileSync(join(DIR, n, NODE_KEY_FILE), cred.nodeKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-      writeFileSync(join(DIR, `${n}.yaml`), [`node: ${n}`, 'datapath: {type: pcap, inside: lan0, outside: wan0}', `identity: {caBundle: bundle.pem, credentials: ${n}}`,
-        'policy: {paths: [policies]}', 'inventory: {source: static, file: inventory.yaml}', 'admin: 127.0.0.1:9912', 'flowLog: {sink: off}', 'reload: {pollMillis: 100, debounceMillis: 50}',
-        ...(n === 'node-b' ? [`conntrack: {stateFile: ${STATE}, stateMaxAgeSeconds: 60}`] : []), ''].join('\n'));
-    }
-    for (const ns of [C, NA, NB, S]) {
-      sh(['ip', 'netns', 'add', ns]);
-      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    sh(['ip', '-n', C, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', NA]);
-    sh(['ip', '-n', NA, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', NB]);
-    sh(['ip', '-n', S, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', NB]);
-    sh(['ip', '-n', C, 'addr', 'add', '198.18.1.2/24', 'dev', 'eth0']);
-    sh(['ip', '-n', S, 'addr', 'add', '198.18.1.3/24', 'dev', 'eth0']);
-    for (const [ns, dev] of [[C, 'eth0'], [NA, 'lan0'], [NA, 'wan0'], [NB, 'wan0'], [NB, 'lan0'], [S, 'eth0']] as const) {
-      sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
-      sh(['ip', 'netns', 'exec', ns, 'ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
-    }
-    await procs.start(S, ['node', join(ROOT, 'scripts/lab/app-server.mjs'), '--name', 'demo/srv', '--ports', '8080']);
-    await procs.start(S, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'server', '7001']);
-    await startDaemon(NA, 'node-a');
-    nodeB = await startDaemon(NB, 'node-b');
+    [, nodeB] = await bringUp(procs, T, 'bridged', {
+      serverIp: '198.18.1.3', datapath: '{type: pcap, inside: lan0, outside: wan0}', admin: ADMIN,
+      extra: (n) => (n === 'node-b' ? [`conntrack: {stateFile: ${STATE}, stateMaxAgeSeconds: 60}`] : []),
+    });
   });
-
-  afterAll(async () => {
-    await procs.killAll();
-    delNamespaces(P);
-    rmSync(DIR, { recursive: true, force: true });
-  });
+  afterAll(() => teardown(procs, T));
 
   it('an established connection survives a graceful restart of the server-side enforcer; new connections work after it', async () => {
     expect(client(C, '198.18.1.3', 8080).outcome).toBe('allow');
-    const long = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    const long = await echoClient(procs, C, '198.18.1.3', 7001);
     long.send('one');
     await long.waitLine(/^echo one$/, 5000);
 
@@ -132,7 +66,7 @@ describe.skipIf(skip)('syngate run on the pcap datapath: restart (root)', () => 
   });
 
   it('a restored flow the policy in force denies is revoked at start (reset on its next segment)', async () => {
-    const long = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    const long = await echoClient(procs, C, '198.18.1.3', 7001);
     long.send('one');
     await long.waitLine(/^echo one$/, 5000);
     const old = nodeB as Proc;
@@ -155,14 +89,14 @@ describe.skipIf(skip)('syngate run on the pcap datapath: restart (root)', () => 
     }
     // Port 7001 allowed again for the next test: wait for the reload, then check a fresh connection.
     await until('policy reloaded', () => /"reloaded"/.test(nodeB?.stderr ?? ''), 5000);
-    const fresh = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    const fresh = await echoClient(procs, C, '198.18.1.3', 7001);
     fresh.send('back');
     await fresh.waitLine(/^echo back$/, 5000);
     fresh.kill('SIGKILL');
   });
 
   it('after kill -9 (no snapshot) an established flow is no longer forwarded (fail closed); new connections work', async () => {
-    const long = await procs.start(C, [...ECHO.slice(0, 1), join(ROOT, ECHO[1] as string), 'client', '198.18.1.3', '7001'], /^connected$/);
+    const long = await echoClient(procs, C, '198.18.1.3', 7001);
     long.send('one');
     await long.waitLine(/^echo one$/, 5000);
     const old = nodeB as Proc;

@@ -15,6 +15,7 @@ import { createCa, issueNodeCredential } from '../../enforcer/identity/index.js'
 import { CREDENTIAL_FILE, NODE_KEY_FILE } from '../../enforcer/daemon/core.js';
 import { ECHO, Procs, client, delNamespaces, prefix, sh, skipUnlessRoot, type Proc } from '../datapath/root-helpers.js';
 import { parsePrometheusText, sample } from './prom.js';
+import { policy, until } from './topology.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const skip = skipUnlessRoot('syngate run (daemon)');
@@ -28,35 +29,10 @@ const DIR = join(tmpdir(), `${P}-daemon`);
 const procs = new Procs();
 const ADMIN = '127.0.0.1:9911';
 
-function policy(ports: number[]): string {
-  return [
-    'apiVersion: security.istio.io/v1',
-    'kind: AuthorizationPolicy',
-    'metadata: {name: srv-allow, namespace: demo}',
-    'spec:',
-    '  selector: {matchLabels: {app: srv}}',
-    '  action: ALLOW',
-    '  rules:',
-    '    - from: [{source: {principals: ["cluster.local/ns/demo/sa/cli"]}}]',
-    `      to: [{operation: {ports: [${ports.map((p) => `"${p}"`).join(', ')}]}}]`,
-    '',
-  ].join('\n');
-}
-
 function adminGet(path: string, ns = NB): { status: number; body: string } {
   const out = sh(['ip', 'netns', 'exec', ns, 'curl', '-s', '-m', '3', '-w', '\n%{http_code}', `http://${ADMIN}${path}`], true);
   const i = out.lastIndexOf('\n');
   return { status: Number(out.slice(i + 1)), body: out.slice(0, i) };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms: number, step = 50): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, step));
-  }
 }
 
 function metric(name: string, labels: Record<string, string> = {}, ns = NB): number {

@@ -22,6 +22,7 @@ import { createCa, issueNodeCredential } from '../../enforcer/identity/index.js'
 import { FakeClock, Prng, TcpHost, Wire, type TcpConnection } from '../../enforcer/sim/index.js';
 import type { AdapterState } from '../../enforcer/datapath/types.js';
 import { parsePrometheusText, sample } from './prom.js';
+import { policy } from './topology.js';
 
 const RELOADS = Number(process.env['SYNGATE_RELOADS'] ?? '1000');
 const CLIENT_IP = '198.18.7.1';
@@ -35,19 +36,6 @@ class WiredCore extends EngineCore {
   override async detach(): Promise<void> {
     // nothing attached
   }
-}
-
-function policy(ports: number[]): string {
-  return `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: srv-allow, namespace: demo}
-spec:
-  selector: {matchLabels: {app: srv}}
-  action: ALLOW
-  rules:
-    - from: [{source: {principals: ["cluster.local/ns/demo/sa/cli"]}}]
-      to: [{operation: {ports: [${ports.map((p) => `"${p}"`).join(', ')}]}}]
-`;
 }
 
 describe('policy reloads under connection load', () => {
