@@ -27,6 +27,7 @@ import {
 import { bundleOf, createCa, IdentityAgent, issueNodeCredential, type PeerIdentity } from '../enforcer/identity/index.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, writeTcpFrame } from '../enforcer/packet/index.js';
 import { compile, loadInventoryText, loadPolicyTexts } from '../enforcer/policy/index.js';
+import { printStandalone, runBenchesStandalone } from './standalone.js';
 import type { BenchFn, BenchOptions, Metric } from './types.js';
 
 const STRIDE = 256;
@@ -505,35 +506,12 @@ export const benches: Record<string, BenchFn> = {
   gcChurn: benchGcChurn,
 };
 
-/** Standalone runner: each bench once for warm-up, then `reps` times, median reported. */
+/** Standalone runner (bench/standalone.ts): each bench warmed up, then `reps` times, median reported. */
 export async function runEngineBenchStandalone(quick: boolean, reps = 3): Promise<Metric[]> {
-  const opts: BenchOptions = { quick, log: (m) => process.stderr.write(`${m}\n`) };
-  const results: Metric[] = [];
-  for (const [name, fn] of Object.entries(benches)) {
-    const once = name === 'gcChurn' || name === 'bytesPerFlow';
-    if (!once) await fn(opts);
-    const runs: Metric[][] = [];
-    for (let r = 0; r < (once ? 1 : reps); r++) runs.push(await fn(opts));
-    for (let k = 0; k < runs[0]!.length; k++) {
-      const sorted = runs.map((x) => x[k]!).sort((a, b) => a.value - b.value);
-      results.push(sorted[Math.floor(sorted.length / 2)]!);
-    }
-  }
-  return results;
-}
-
-function fmt(x: number | undefined): string {
-  if (x === undefined) return '';
-  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(3);
+  return runBenchesStandalone(benches, { quick, reps, once: ['gcChurn', 'bytesPerFlow'] });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');
-  const results = await runEngineBenchStandalone(quick);
-  process.stdout.write(`${JSON.stringify({ suite: 'engine', node: process.version, quick, metrics: results }, null, 2)}\n\n`);
-  const rows = results.map((m) => [m.name, `${fmt(m.value)} ${m.unit}`, fmt(m.baseline), m.ratio?.toFixed(3) ?? '', String(m.check)]);
-  const head = ['metric', 'value', 'minimal loop', 'ratio', 'check'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ');
-  process.stdout.write(`${line(head)}\n${w.map((x) => '-'.repeat(x)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+  printStandalone('engine', quick, await runEngineBenchStandalone(quick), 'minimal loop');
 }

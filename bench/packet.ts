@@ -24,6 +24,7 @@ import {
   verifyTcpChecksum,
   writeTcpFrame,
 } from '../enforcer/packet/index.js';
+import { printStandalone, runBenchesStandalone } from './standalone.js';
 import type { BenchFn, BenchOptions, Metric } from './types.js';
 
 const STRIDE = 2048;
@@ -281,34 +282,12 @@ export const benches: Record<string, BenchFn> = {
   insertStrip: benchInsertStrip,
 };
 
-/** Standalone runner: each bench `reps` times, median reported; prints JSON then a table. */
+/** Standalone runner (bench/standalone.ts): each bench warmed up, then `reps` times, median reported. */
 export async function runPacketBenchStandalone(quick: boolean, reps = 3): Promise<Metric[]> {
-  const opts: BenchOptions = { quick, log: (m) => process.stderr.write(`${m}\n`) };
-  const results: Metric[] = [];
-  for (const fn of Object.values(benches)) {
-    await fn(opts); // warm-up
-    const runs: Metric[][] = [];
-    for (let r = 0; r < reps; r++) runs.push(await fn(opts));
-    for (let k = 0; k < runs[0]!.length; k++) {
-      const sorted = runs.map((x) => x[k]!).sort((a, b) => a.value - b.value);
-      results.push(sorted[Math.floor(sorted.length / 2)]!);
-    }
-  }
-  return results;
-}
-
-function fmt(x: number | undefined): string {
-  if (x === undefined) return '';
-  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(2);
+  return runBenchesStandalone(benches, { quick, reps });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');
-  const results = await runPacketBenchStandalone(quick);
-  process.stdout.write(`${JSON.stringify({ suite: 'packet', node: process.version, quick, metrics: results }, null, 2)}\n\n`);
-  const rows = results.map((m) => [m.name, `${fmt(m.value)} ${m.unit}`, fmt(m.baseline), m.ratio?.toFixed(3) ?? '', String(m.check)]);
-  const head = ['metric', 'value', 'Node limit', 'ratio', 'check'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join('  ');
-  process.stdout.write(`${line(head)}\n${w.map((x) => '-'.repeat(x)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+  printStandalone('packet', quick, await runPacketBenchStandalone(quick), 'Node limit');
 }
