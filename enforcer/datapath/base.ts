@@ -1,5 +1,6 @@
 // Shared machinery of the live adapters: counters, the reused FrameDecision, the state machine and
-// the original-destination table. Invariants: `decide()` resets the decision before calling the
+// the original-destination table (AdapterCore), and the DatapathAdapter accessors every live adapter
+// exposes unchanged from its core (AdapterBase). Invariants: `decide()` resets the decision before calling the
 // handler and turns a throw into DROP (fail closed, counted); state moves only along
 // idle -> starting -> (ready | failed), ready -> stopping -> stopped; listeners never throw into us.
 import { Direction, Verdict } from '../engine/types.js';
@@ -117,6 +118,35 @@ export class AdapterCore {
 
   counters(): DatapathCounters {
     return { ...this.c };
+  }
+}
+
+/**
+ * Base of the live adapters: owns the AdapterCore and implements the DatapathAdapter members that
+ * only read or forward to it. Subclasses implement kind, linkType, start() and stop().
+ */
+export abstract class AdapterBase {
+  protected readonly core: AdapterCore;
+
+  /** `log` defaults to one line on stderr. */
+  protected constructor(link: LinkType, origDstCapacity: number | undefined, log: ((line: string) => void) | undefined) {
+    this.core = new AdapterCore(link, origDstCapacity, log ?? ((l) => process.stderr.write(l + '\n')));
+  }
+
+  get state(): AdapterState {
+    return this.core.state;
+  }
+  get lastError(): Error | null {
+    return this.core.lastError;
+  }
+  counters(): DatapathCounters {
+    return this.core.counters();
+  }
+  originalDestination(srcIp: string, srcPort: number, dstIp: string): OriginalDestination | null {
+    return this.core.originalDestination(srcIp, srcPort, dstIp);
+  }
+  onStateChange(l: ((state: AdapterState, err: Error | null) => void) | null): void {
+    this.core.onStateChange(l);
   }
 }
 

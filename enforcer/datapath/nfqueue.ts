@@ -17,13 +17,13 @@ import { execFileSync } from 'node:child_process';
 import { SyngateError } from '../errors.js';
 import { FRAME_HEADROOM, LinkType, Verdict } from '../engine/types.js';
 import { Direction } from '../engine/types.js';
-import { AdapterCore } from './base.js';
+import { AdapterBase } from './base.js';
 import { IPV4_OFF_DST, ipToString, readU32 } from './frame.js';
 import { loadNfqueue, loadRawSocket } from './native.js';
 import type { NfqNative, NfqPacketInfo, RawSocket } from './native.js';
 import { installScript, queueRoleMark, removalCommands } from './nfqueue-rules.js';
 import type { NfqueueRuleSpec } from './nfqueue-rules.js';
-import type { AdapterState, DatapathAdapter, DatapathCounters, FrameHandler, NfqueueOptions, OriginalDestination, StopOptions } from './types.js';
+import type { DatapathAdapter, FrameHandler, NfqueueOptions, StopOptions } from './types.js';
 
 /** Largest IPv4 packet. */
 const MAX_PACKET = 65535;
@@ -62,10 +62,9 @@ export function nfqueueRuleSpec(o: NfqueueOptions): NfqueueRuleSpec {
   return { prefix, workloadInterfaces: o.workloadInterfaces, queueBase, failOpen: o.failOpen === true, markClient, markServer };
 }
 
-export class NfqueueAdapter implements DatapathAdapter {
+export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
   readonly kind = 'nfqueue' as const;
   readonly linkType = LinkType.RAW_IPV4;
-  private readonly core: AdapterCore;
   private readonly spec: NfqueueRuleSpec;
   private readonly frame = Buffer.alloc(MAX_PACKET + FRAME_HEADROOM);
   private readonly queues: NfqNative[] = [];
@@ -77,25 +76,9 @@ export class NfqueueAdapter implements DatapathAdapter {
   private readonly iptablesBin: string;
 
   constructor(opts: NfqueueOptions) {
+    super(LinkType.RAW_IPV4, opts.origDstCapacity, opts.log);
     this.spec = nfqueueRuleSpec(opts);
     this.iptablesBin = opts.iptables ?? 'iptables';
-    this.core = new AdapterCore(LinkType.RAW_IPV4, opts.origDstCapacity, opts.log ?? ((l) => process.stderr.write(l + '\n')));
-  }
-
-  get state(): AdapterState {
-    return this.core.state;
-  }
-  get lastError(): Error | null {
-    return this.core.lastError;
-  }
-  counters(): DatapathCounters {
-    return this.core.counters();
-  }
-  originalDestination(srcIp: string, srcPort: number, dstIp: string): OriginalDestination | null {
-    return this.core.originalDestination(srcIp, srcPort, dstIp);
-  }
-  onStateChange(l: ((state: AdapterState, err: Error | null) => void) | null): void {
-    this.core.onStateChange(l);
   }
 
   async start(handler: FrameHandler): Promise<void> {

@@ -17,11 +17,11 @@
 import { execFileSync } from 'node:child_process';
 import { SyngateError } from '../errors.js';
 import { Direction, FRAME_HEADROOM, LinkType, Verdict } from '../engine/types.js';
-import { AdapterCore } from './base.js';
+import { AdapterBase } from './base.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, etherType } from './frame.js';
 import { loadCap } from './native.js';
 import type { CapHandle } from './native.js';
-import type { AdapterState, DatapathAdapter, DatapathCounters, FrameHandler, OriginalDestination, PcapOptions, StopOptions } from './types.js';
+import type { DatapathAdapter, FrameHandler, PcapOptions, StopOptions } from './types.js';
 
 const SNAPLEN = 65535;
 const DEFAULT_BUFFER = 8 << 20;
@@ -65,34 +65,17 @@ interface Side {
   direction: Direction;
 }
 
-export class PcapAdapter implements DatapathAdapter {
+export class PcapAdapter extends AdapterBase implements DatapathAdapter {
   readonly kind = 'pcap' as const;
   readonly linkType = LinkType.ETHERNET;
-  private readonly core: AdapterCore;
   private inside: Side | null = null;
   private outside: Side | null = null;
 
   constructor(private readonly opts: PcapOptions) {
+    super(LinkType.ETHERNET, opts.origDstCapacity, opts.log);
     if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(opts.inside) || !/^[A-Za-z0-9_.:-]{1,15}$/.test(opts.outside) || opts.inside === opts.outside) {
       throw new SyngateError('SYNGATE_DATAPATH_CONFIG', `pcap datapath: inside ('${opts.inside}') and outside ('${opts.outside}') must be two different interface names`);
     }
-    this.core = new AdapterCore(LinkType.ETHERNET, opts.origDstCapacity, opts.log ?? ((l) => process.stderr.write(l + '\n')));
-  }
-
-  get state(): AdapterState {
-    return this.core.state;
-  }
-  get lastError(): Error | null {
-    return this.core.lastError;
-  }
-  counters(): DatapathCounters {
-    return this.core.counters();
-  }
-  originalDestination(srcIp: string, srcPort: number, dstIp: string): OriginalDestination | null {
-    return this.core.originalDestination(srcIp, srcPort, dstIp);
-  }
-  onStateChange(l: ((state: AdapterState, err: Error | null) => void) | null): void {
-    this.core.onStateChange(l);
   }
 
   async start(handler: FrameHandler): Promise<void> {
