@@ -1,30 +1,18 @@
 // Binary (protobuf) form of flow records, from proto/flow.proto.
 // Invariants: decode(encode(records)) deep-equals records for every valid FlowRecord (null
 // workload/identity and an absent redirectPort survive the trip); the schema is read once, from the
-// package's proto/ folder, at first use; malformed input throws SyngateError
+// package's proto/ folder (enforcer/proto.ts), at first use; malformed input throws SyngateError
 // SYNGATE_DAEMON_FLOW_PROTO naming the reason, never a bare protobufjs error.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { FlowEndpoint, FlowRecord } from '../engine/flow-record.js';
 import { SyngateError } from '../errors.js';
-
-const PROTO_URLS = [new URL('../../proto/flow.proto', import.meta.url), new URL('../../../proto/flow.proto', import.meta.url)];
+import { readProtoFile } from '../proto.js';
 
 let batchType: protobuf.Type | null = null;
 
 function schema(): protobuf.Type {
   if (batchType !== null) return batchType;
-  let text: string | null = null;
-  for (const u of PROTO_URLS) {
-    try {
-      text = readFileSync(fileURLToPath(u), 'utf8');
-      break;
-    } catch {
-      /* try the next layout (source tree vs dist/) */
-    }
-  }
-  if (text === null) throw new SyngateError('SYNGATE_DAEMON_FLOW_PROTO', 'proto/flow.proto not found next to the package');
+  const text = readProtoFile('flow.proto');
   batchType = protobuf.parse(text, { keepCase: true }).root.lookupType('syngate.flow.v1.FlowBatch');
   return batchType;
 }

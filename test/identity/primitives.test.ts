@@ -1,11 +1,12 @@
-// Building blocks: the pooled HMAC matches RFC 4231 and createHmac; the embedded schema is
-// proto/token.proto; bounded caches keep their bounds; the replay set keeps nonces for its window.
+// Building blocks: the pooled HMAC matches RFC 4231 and createHmac; the schema's message types
+// come from proto/token.proto; bounded caches keep their bounds; the replay set keeps nonces for its window.
 import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BoundedMap, ReplayCache, TokenBuckets } from '../../enforcer/identity/caches.js';
 import { HmacKey, hmac, macOut, macTranscript, transcript, bytesFieldSize } from '../../enforcer/identity/primitives.js';
-import { TOKEN_PROTO } from '../../enforcer/identity/schema.js';
+import { AckTokenMsg, CredentialBodyMsg, CredentialMsg, DocumentBodyMsg, DocumentMsg, SynAckTokenMsg, SynTokenMsg } from '../../enforcer/identity/schema.js';
+import { readProtoFile } from '../../enforcer/proto.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
@@ -47,8 +48,19 @@ describe('HMAC-SHA256 (RFC 4231 test cases 1, 2, 3, 4, 6, 7)', () => {
 });
 
 describe('schema', () => {
-  it('the embedded schema is proto/token.proto, byte for byte', () => {
-    expect(TOKEN_PROTO).toBe(readFileSync(new URL('../../proto/token.proto', import.meta.url), 'utf8'));
+  it('the message types come from proto/token.proto and carry the fields the decoders expect', () => {
+    expect(readProtoFile('token.proto')).toBe(readFileSync(new URL('../../proto/token.proto', import.meta.url), 'utf8'));
+    const fields = (t: { fieldsArray: ReadonlyArray<{ name: string }> }): string[] => t.fieldsArray.map((f) => f.name).sort();
+    expect(fields(CredentialMsg)).toEqual(['body', 'sig']);
+    expect(fields(DocumentMsg)).toEqual(['body', 'sig']);
+    expect(fields(CredentialBodyMsg)).toEqual(['issuer', 'node', 'nodeKey', 'notAfter', 'notBefore', 'serial', 'trustDomain']);
+    expect(fields(DocumentBodyMsg)).toEqual(['credId', 'ephKey', 'labels', 'notAfter', 'notBefore', 'spiffeId']);
+    expect(fields(SynTokenMsg)).toEqual(['binding', 'cred', 'doc', 'docId', 'issuedAt', 'mac', 'nonce', 'peerDocId', 'sig']);
+    expect(fields(SynAckTokenMsg)).toEqual(['binding', 'cred', 'doc', 'mac', 'nonce', 'peerNonce']);
+    expect(fields(AckTokenMsg)).toEqual(['mac']);
+  });
+  it('a schema file that is not shipped is a SYNGATE_PROTO_MISSING error naming it', () => {
+    expect(() => readProtoFile('missing.proto' as 'token.proto')).toThrow(expect.objectContaining({ code: 'SYNGATE_PROTO_MISSING', message: expect.stringContaining('proto/missing.proto') }));
   });
   it('bytesFieldSize follows the protobuf varint length rule', () => {
     expect(bytesFieldSize(0)).toBe(0);
