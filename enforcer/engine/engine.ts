@@ -1048,9 +1048,10 @@ export class Engine<H = unknown, P = unknown> {
           this.clientFinalAck(frame, slot, marker, now);
           return;
         }
-        // The server spoke after our ACK token: it authorized us.
+        // The server spoke after our ACK token: it authorized us. A FIN we sent meanwhile
+        // (FIN_ORIG, kept while ACK_SENT) makes that FIN_WAIT, as it would have from ESTABLISHED.
         if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
-        ct.setState(slot, CtState.ESTABLISHED);
+        ct.setState(slot, (fl & CtFlag.FIN_ORIG) !== 0 ? CtState.FIN_WAIT : CtState.ESTABLISHED);
         ct.addFlags(slot, CtFlag.AUTHORIZED);
         this.authorizedNow(slot, now);
         this.established(frame, slot, dir, fromClient, now);
@@ -1069,11 +1070,16 @@ export class Engine<H = unknown, P = unknown> {
    * Client side, outbound ACK/data while our ACK token is outstanding (SYNACK_RCVD, ACK_SENT). Once
    * the token left, the flow is ACK_SENT: off the half-open caps, established timeout, the record
    * kept so the token can be re-sent (e.g. for the re-ACK of a retransmitted SYN-ACK).
+   * A FIN sets FIN_ORIG but the state stays ACK_SENT until the server speaks: in FIN_WAIT an
+   * unauthorized flow's segments are dropped (the server's answer could never authorize it) and the
+   * record the token is re-sent from would be released; onSegment turns ACK_SENT + FIN_ORIG into
+   * FIN_WAIT when the server speaks.
    */
   private clientFinalAck(frame: Uint8Array, slot: number, marker: Marker, now: number): void {
     const v = this.view;
     const ct = this.ct;
     if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
+    const fin = (v.flags & TCP_FLAG_FIN) !== 0 ? CtFlag.FIN_ORIG : 0;
     const rec = ct.handshake(slot);
     if (rec === undefined || rec.hs === null) {
       if (ct.state(slot) !== CtState.ACK_SENT) return this.drop(Reason.INTERNAL);
@@ -1081,6 +1087,7 @@ export class Engine<H = unknown, P = unknown> {
       // no longer be re-sent; the segment goes as is and the server's enforcer decides.
       ct.account(slot, v.ipTotalLen, now);
       this.seqTrack(slot, true);
+      ct.addFlags(slot, fin);
       this.forward();
       return;
     }
@@ -1116,6 +1123,7 @@ export class Engine<H = unknown, P = unknown> {
     this.ctr[Counter.TOKENS_INSERTED]!++;
     this.seqTrack(slot, true);
     ct.setState(slot, CtState.ACK_SENT);
+    ct.addFlags(slot, fin);
     this.forward();
   }
 

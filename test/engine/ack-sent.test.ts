@@ -35,6 +35,24 @@ function slotOf(t: TwoNodes, side: 'client' | 'server', c: TcpConnection): numbe
   return e.ct.lookup(ipToU32(CLIENT_IP), ipToU32(SERVER_IP), c.localPort, PORT, t.clock.now());
 }
 
+/** Opens `n` connections one after another, each handshake run to the end (the server stays silent). */
+function connectAll(t: TwoNodes, n: number): TcpConnection[] {
+  const conns: TcpConnection[] = [];
+  for (let i = 0; i < n; i++) {
+    conns.push(t.client.connect(SERVER_IP, PORT));
+    t.run();
+  }
+  return conns;
+}
+
+/** One connection whose client-side flow is in ACK_SENT (handshake done, the server silent): it and its client slot. */
+function ackSentFlow(t: TwoNodes): { c: TcpConnection; cs: number } {
+  const c = connectAll(t, 1)[0]!;
+  const cs = slotOf(t, 'client', c);
+  expect(t.clientEngine.ct.state(cs)).toBe(CtState.ACK_SENT);
+  return { c, cs };
+}
+
 describe('client side after the ACK token (ACK_SENT)', () => {
   it('an idle connection outlives the half-open timeout: data both ways afterwards, no RST', () => {
     const ct = { capacity: 1024, timeouts: { halfOpenMs: HALF_OPEN_MS, establishedMs: ESTABLISHED_MS } };
@@ -96,11 +114,7 @@ describe('client side after the ACK token (ACK_SENT)', () => {
   it('2,000 connections the server never speaks on do not exhaust the half-open caps (64 total, 32 per source)', () => {
     const ct = { capacity: 4096, halfOpenCap: 64, halfOpenPerSource: 32 };
     const t = new TwoNodes({ clientCt: { ...ct, seed: 1 }, serverCt: { ...ct, seed: 2 } });
-    const conns: TcpConnection[] = [];
-    for (let i = 0; i < 2000; i++) {
-      conns.push(t.client.connect(SERVER_IP, PORT));
-      t.run();
-    }
+    const conns = connectAll(t, 2000);
     expect(conns.filter((c) => c.state === 'ESTABLISHED')).toHaveLength(2000);
     expect(conns.filter((c) => c.reset)).toHaveLength(0);
     expect(t.server.accepted).toHaveLength(2000);
@@ -193,6 +207,109 @@ describe('client side after the ACK token (ACK_SENT)', () => {
     expect(ce.ct.size).toBe(0);
     expect(ce.ct.side.used).toBe(0);
     expect(t.clientEvents.find((e) => e.kind === 'timeout')).toMatchObject({ verdict: 'deny', reason: 'timeout', localClient: true });
+  });
+
+  it('the client closes first while ACK_SENT: FIN_ORIG kept, FIN_WAIT once the server speaks, CLOSED on its FIN (close event)', () => {
+    const t = new TwoNodes();
+    const { c, cs } = ackSentFlow(t);
+    const ce = t.clientEngine;
+    c.close(); // FIN before the server said anything: token-only ACK, then the FIN
+    t.run(); // the server kernel ACKs the FIN: the server spoke
+    expect(ce.ct.state(cs)).toBe(CtState.FIN_WAIT);
+    expect(ce.ct.flags(cs) & (CtFlag.FIN_ORIG | CtFlag.FIN_REPLY | CtFlag.AUTHORIZED)).toBe(CtFlag.FIN_ORIG | CtFlag.AUTHORIZED);
+    expect(ce.ct.side.used).toBe(0);
+    t.server.accepted[0]!.close();
+    t.run();
+    expect(c.state).toBe('TIME_WAIT');
+    expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
+    expect(t.serverEngine.ct.state(slotOf(t, 'server', c))).toBe(CtState.CLOSED);
+    expect(ce.counters[Counter.FLOWS_CLOSED]).toBe(1);
+    t.drain();
+    expect(t.clientEvents.map((e) => `${e.kind}:${e.verdict}`)).toEqual(['decision:allow', 'close:allow']);
+    // The closing timeout, not the established one, ends the entry.
+    t.clock.advance(10_001);
+    ce.tick(t.clock.now(), 1 << 20);
+    expect(ce.ct.size).toBe(0);
+    t.drain();
+    expect(t.clientEvents.filter((e) => e.kind === 'timeout')).toEqual([]);
+  });
+
+  it('the client closes first while ACK_SENT and the final ACK token was lost: the FIN\'s token-only ACK authorizes it', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isTokenAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    const ce = t.clientEngine;
+    const se = t.serverEngine;
+    const cs = slotOf(t, 'client', c);
+    expect(t.server.accepted).toHaveLength(0);
+    expect(se.ct.state(slotOf(t, 'server', c))).toBe(CtState.SYNACK_SENT);
+    c.close();
+    t.run();
+    expect(t.server.accepted).toHaveLength(1);
+    expect(t.server.accepted[0]!.eof).toBe(true);
+    expect(ce.ct.state(cs)).toBe(CtState.FIN_WAIT);
+    t.server.accepted[0]!.close();
+    t.run();
+    expect(c.state).toBe('TIME_WAIT');
+    expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
+    expect(se.ct.state(slotOf(t, 'server', c))).toBe(CtState.CLOSED);
+    t.drain();
+    expect(t.clientEvents.map((e) => e.kind)).toEqual(['decision', 'close']);
+    expect(t.serverEvents.map((e) => e.kind)).toEqual(['decision', 'close']);
+    expect(t.serverSawOption()).toBe(false);
+  });
+
+  it('the client closes first while ACK_SENT with its record evicted: the FIN still counts', () => {
+    const ct = { capacity: 256, halfOpenCap: 4, halfOpenPerSource: 4 };
+    const t = new TwoNodes({ clientCt: { ...ct, seed: 1 }, serverCt: { ...ct, seed: 2 } });
+    const conns = connectAll(t, 6);
+    const ce = t.clientEngine;
+    const c = conns[0]!;
+    const cs = slotOf(t, 'client', c);
+    expect(ce.ct.state(cs)).toBe(CtState.ACK_SENT);
+    expect(ce.ct.handshake(cs)).toBeUndefined();
+    c.close();
+    t.run();
+    expect(ce.ct.state(cs)).toBe(CtState.FIN_WAIT);
+    t.server.accepted[0]!.close();
+    t.run();
+    expect(c.state).toBe('TIME_WAIT');
+    expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
+    expect(ce.counters[Counter.FLOWS_CLOSED]).toBe(1);
+  });
+
+  it('the server closes first while ACK_SENT: its FIN authorizes the flow (FIN_REPLY, FIN_WAIT), the client FIN closes it', () => {
+    const t = new TwoNodes();
+    const { c, cs } = ackSentFlow(t);
+    const ce = t.clientEngine;
+    t.server.accepted[0]!.close();
+    t.run();
+    expect(c.eof).toBe(true);
+    expect(ce.ct.state(cs)).toBe(CtState.FIN_WAIT);
+    expect(ce.ct.flags(cs) & (CtFlag.FIN_ORIG | CtFlag.FIN_REPLY | CtFlag.AUTHORIZED)).toBe(CtFlag.FIN_REPLY | CtFlag.AUTHORIZED);
+    expect(ce.ct.side.used).toBe(0);
+    c.close();
+    t.run();
+    expect(t.server.accepted[0]!.state).toBe('TIME_WAIT');
+    expect(c.state).toBe('CLOSED');
+    expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
+    expect(ce.counters[Counter.FLOWS_CLOSED]).toBe(1);
+    t.drain();
+    expect(t.clientEvents.map((e) => `${e.kind}:${e.verdict}`)).toEqual(['decision:allow', 'close:allow']);
+  });
+
+  it('an RST in ACK_SENT (either end) closes the flow and releases its record', () => {
+    for (const who of ['client', 'server'] as const) {
+      const t = new TwoNodes();
+      const { c, cs } = ackSentFlow(t);
+      const ce = t.clientEngine;
+      (who === 'client' ? c : t.server.accepted[0]!).abort();
+      t.run();
+      expect(who === 'client' ? t.server.accepted[0]!.reset : c.reset).toBe(true);
+      expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
+      expect(ce.ct.side.used).toBe(0);
+    }
   });
 
   it('revoking an ACK_SENT flow on the client resets both applications (RST sequence numbers they accept)', () => {
