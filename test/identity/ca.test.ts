@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../../enforcer/cli/main.js';
+import { runCli as cli } from '../helpers/cli.js';
 import { isSyngateError } from '../../enforcer/errors.js';
 import {
   IdentityAgent,
@@ -27,21 +27,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-async function cli(...args: string[]): Promise<{ status: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const status = await run(['node', 'syngate', ...args]);
-    return { status, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 function code(f: () => unknown): string {
   try {

@@ -1,28 +1,10 @@
 // `syngate policy check` and `syngate policy explain` through the CLI entry (run()), on fixtures.
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { run } from '../../enforcer/cli/main.js';
+import { runCli } from '../helpers/cli.js';
+
+const cli = (args: string[]) => runCli(...args);
 
 const FIX = 'test/fixtures/policy';
-
-async function cli(args: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const status = await run(['node', 'syngate', ...args]);
-    return { status, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 afterEach(() => vi.restoreAllMocks());
 
