@@ -329,3 +329,84 @@ describe('client side after the ACK token (ACK_SENT)', () => {
     expect(t.server.accepted[0]!.reset).toBe(true);
   });
 });
+
+/** Non-SYN frames that crossed the network with a syngate token: the client's ACK tokens. */
+const ackTokensOnWire = (t: TwoNodes): number => t.wire.captured.filter(isTokenAck).length;
+
+describe('how many ACK tokens a connection carries (the client repeats it until the server speaks)', () => {
+  // [name, what the applications do after connect(), ACK tokens on the wire, of them token-only ACKs split off a segment]
+  const cases: ReadonlyArray<readonly [string, (t: TwoNodes, c: TcpConnection) => void, number, number]> = [
+    ['the server speaks first (a banner): the final ACK only', (t, c) => {
+      t.server.accepted[0]!.send(enc('220 ready'));
+      t.run();
+      c.send(enc('HELO'));
+    }, 1, 0],
+    ['the client speaks first, one segment: final ACK + a token-only ACK ahead of the request', (t, c) => {
+      c.send(enc('GET / HTTP/1.1\r\n\r\n'));
+      t.run();
+      t.server.accepted[0]!.send(enc('200'));
+    }, 2, 1],
+    ['the client sends 3 segments back to back before any answer: final ACK + one per segment', (t, c) => {
+      c.send(new Uint8Array(4000));
+      t.run();
+      t.server.accepted[0]!.send(enc('200'));
+    }, 4, 3],
+    ['the client writes 3 times, each answered by the server kernel ACK: only the first write repeats it', (t, c) => {
+      for (let i = 0; i < 3; i++) {
+        c.send(enc(`w${i}`));
+        t.run();
+      }
+    }, 2, 1],
+    ['the client closes first: final ACK + a token-only ACK ahead of the FIN', (t, c) => {
+      c.close();
+      t.run();
+      t.server.accepted[0]!.close();
+    }, 2, 1],
+  ];
+  for (const [name, act, tokens, split] of cases) {
+    it(name, () => {
+      const t = new TwoNodes();
+      const c = t.client.connect(SERVER_IP, PORT);
+      t.run();
+      act(t, c);
+      t.run();
+      const ce = t.clientEngine;
+      const se = t.serverEngine;
+      expect(ackTokensOnWire(t)).toBe(tokens);
+      expect(ce.counters[Counter.TOKENS_INSERTED]).toBe(1 + tokens); // + the SYN token
+      expect(ce.counters[Counter.TOKEN_ACKS_SPLIT]).toBe(split);
+      // The server's enforcer verifies the first and drops every later copy (no token reaches the app).
+      expect(se.counters[Counter.HANDSHAKES_VERIFIED]).toBe(1);
+      expect(se.counters[Counter.FLOWS_AUTHORIZED]).toBe(1);
+      expect(se.counters[Counter.MARKER_DROPPED]).toBe(tokens - 1);
+      expect(ce.ct.state(slotOf(t, 'client', c))).not.toBe(CtState.ACK_SENT);
+      expect(t.serverSawOption()).toBe(false);
+    });
+  }
+
+  it('data on the final ACK: a single token-only ACK, never a second one', () => {
+    const t = new TwoNodes();
+    const c = t.client.connect(SERVER_IP, PORT, { dataOnAck: enc('GET /') });
+    t.run();
+    t.server.accepted[0]!.send(enc('200'));
+    t.run();
+    expect(c.received()).toEqual(enc('200'));
+    expect(ackTokensOnWire(t)).toBe(1);
+    expect(t.clientEngine.counters[Counter.TOKEN_ACKS_SPLIT]).toBe(1);
+    expect(t.serverEngine.counters[Counter.MARKER_DROPPED]).toBe(0);
+  });
+
+  it('the repeat is what rescues a lost final-ACK token: the token-only ACK ahead of the request authorizes the client at once', () => {
+    const t = new TwoNodes();
+    t.hook(dropFirst(isTokenAck));
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    expect(t.server.accepted).toHaveLength(0);
+    c.send(enc('GET / HTTP/1.1\r\n\r\n')); // no SYN-ACK retransmission needed
+    t.run();
+    expect(t.server.accepted).toHaveLength(1);
+    expect(t.server.accepted[0]!.received()).toEqual(enc('GET / HTTP/1.1\r\n\r\n'));
+    expect(t.serverEngine.counters[Counter.MARKER_DROPPED]).toBe(0);
+    expect(t.serverSawOption()).toBe(false);
+  });
+});
