@@ -11,6 +11,10 @@
 //  - the watcher never clears state on a watch error: it re-watches from the last resourceVersion,
 //    and on 410 Gone (or a failed watch) relists and replaces the state only once the new list
 //    arrived whole; every failure backs off (bounded) and is counted;
+//  - a list is paged (`limit`, then `continue` until the server returns none); "whole" means every
+//    page; the watch starts from the last page's resourceVersion; a continue token that expired
+//    (410) restarts the list from its first page, and after MAX_PAGED_RESTARTS restarts the list is
+//    fetched in one unpaged request; a list never takes more than MAX_LIST_PAGES pages;
 //  - credentials (token, CA) are re-read on every request, so a rotated projected token works.
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -69,9 +73,27 @@ export interface WatchEvent<T> {
 }
 
 export interface KubeList<T> {
-  metadata?: { resourceVersion?: string };
+  /** `continue`: the token for the next page; absent or empty on the last page. */
+  metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
   items?: T[];
 }
+
+/** A list assembled from all its pages. */
+export interface KubeFullList<T> {
+  items: T[];
+  /** The last page's resourceVersion: where the watch starts. */
+  resourceVersion: string;
+  pages: number;
+  /** Restarts from the first page after an expired continue token. */
+  restarts: number;
+}
+
+/** Items per LIST page (client-go's pager default). */
+export const DEFAULT_LIST_PAGE_SIZE = 500;
+/** Expired-token restarts of one list before it falls back to a single unpaged request. */
+export const MAX_PAGED_RESTARTS = 2;
+/** Upper bound on the pages of one list (500 × 100k items): a server that never ends a list is an error. */
+const MAX_LIST_PAGES = 100_000;
 
 /** Calico's host-side veth name: `cali` + first 11 hex chars of sha1("NAMESPACE.POD"). */
 export function calicoInterfaceName(namespace: string, pod: string): string {
@@ -231,6 +253,8 @@ export interface KubeClientOptions {
   caFile: string;
   /** Seconds the server keeps a watch open before ending it cleanly (we then re-watch). */
   watchTimeoutSeconds?: number;
+  /** Items per LIST page (`limit`); default DEFAULT_LIST_PAGE_SIZE. */
+  listPageSize?: number;
 }
 
 export function inClusterApiServer(env: NodeJS.ProcessEnv = process.env): string {
@@ -310,6 +334,50 @@ export class KubeClient {
     }
   }
 
+  /**
+   * Lists every page of `path`: `limit=N`, then `continue=TOKEN` (same selectors, no
+   * resourceVersion, as the API requires) until a page carries no token. An expired token (HTTP
+   * 410 on a continue request) restarts from the first page (`onRestart` is called); after
+   * MAX_PAGED_RESTARTS restarts the list is requested unpaged. Other errors are thrown.
+   */
+  async listAll<T>(path: string, signal?: AbortSignal, onRestart?: () => void): Promise<KubeFullList<T>> {
+    const sep = path.includes('?') ? '&' : '?';
+    const limit = this.opts.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1) throw new SyngateError('SYNGATE_DAEMON_K8S', `listPageSize ${limit} must be a positive integer`);
+    let items: T[] = [];
+    let token = '';
+    let pages = 0;
+    let restarts = 0;
+    // Bounded: each pass either ends the list, takes one more page (<= MAX_LIST_PAGES), or
+    // restarts (<= MAX_PAGED_RESTARTS + 1 times; the last restart lists unpaged, in one request).
+    for (;;) {
+      const paged = restarts <= MAX_PAGED_RESTARTS;
+      const q = !paged ? path : token === '' ? `${path}${sep}limit=${limit}` : `${path}${sep}limit=${limit}&continue=${encodeURIComponent(token)}`;
+      let page: KubeList<T>;
+      try {
+        page = await this.list<T>(q, signal);
+      } catch (e) {
+        if (token !== '' && e instanceof KubeApiError && e.status === 410) {
+          // The continue token outlived the server's compaction window: start a fresh list.
+          restarts++;
+          items = [];
+          token = '';
+          pages = 0;
+          onRestart?.();
+          continue;
+        }
+        throw e;
+      }
+      pages++;
+      for (const it of page.items ?? []) items.push(it);
+      const next = paged ? (page.metadata?.continue ?? '') : '';
+      if (next === '') return { items, resourceVersion: page.metadata?.resourceVersion ?? '0', pages, restarts };
+      if (next === token) throw new SyngateError('SYNGATE_DAEMON_K8S', `GET ${path}: the server returned the same continue token twice`);
+      if (pages >= MAX_LIST_PAGES) throw new SyngateError('SYNGATE_DAEMON_K8S', `GET ${path}: the list did not end after ${MAX_LIST_PAGES} pages`);
+      token = next;
+    }
+  }
+
   /** Streams watch events (one JSON object per line) until the server ends the watch. */
   async watch<T>(path: string, onEvent: (ev: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
     const res = await this.open(path, signal);
@@ -338,14 +406,16 @@ export interface KubeWatcherHooks {
   /** Called after every change of the workload list (already applied to `state`). */
   onChange(state: KubeInventoryState): void;
   onRelist?(resource: 'pods' | 'namespaces'): void;
+  /** A paged list restarted from its first page because its continue token expired. */
+  onListRestart?(resource: 'pods' | 'namespaces'): void;
   onError?(resource: 'pods' | 'namespaces', err: Error): void;
   /** Called once both resources have been listed. */
   onSynced?(): void;
 }
 
 /**
- * Keeps `state` in sync with the API server: list, then watch from the list's resourceVersion;
- * on a clean end re-watch from the last seen version; on 410 Gone or an error, relist.
+ * Keeps `state` in sync with the API server: list (all pages), then watch from the list's
+ * resourceVersion; on a clean end re-watch from the last seen version; on 410 Gone or an error, relist.
  */
 export class KubeWatcher {
   private readonly abort = new AbortController();
@@ -354,6 +424,8 @@ export class KubeWatcher {
   readonly state: KubeInventoryState;
   relists = 0;
   errors = 0;
+  /** Paged lists restarted after an expired continue token. */
+  listRestarts = 0;
 
   constructor(
     private readonly client: KubeClient,
@@ -400,13 +472,16 @@ export class KubeWatcher {
     while (!this.stopped) {
       try {
         if (rv === null) {
-          const list = await this.client.list<T>(base, this.abort.signal);
+          const list = await this.client.listAll<T>(base, this.abort.signal, () => {
+            this.listRestarts++;
+            this.hooks.onListRestart?.(resource);
+          });
           if (!first) {
             this.relists++;
             this.hooks.onRelist?.(resource);
           }
-          if (replace(list.items ?? [])) this.hooks.onChange(this.state);
-          rv = list.metadata?.resourceVersion ?? '0';
+          if (replace(list.items)) this.hooks.onChange(this.state);
+          rv = list.resourceVersion;
           if (first) {
             first = false;
             if (++this.synced === 2) this.hooks.onSynced?.();

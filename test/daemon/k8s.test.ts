@@ -4,13 +4,10 @@
 // them to the real client (bearer token + CA file checked), so list, watch, resourceVersion
 // handling and relist-after-410 run exactly as they would against an API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { startFakeApiServer, type FakeApiServer } from './helpers/k8s-api.js';
 import {
   KubeClient,
   KubeInventoryState,
@@ -88,28 +85,17 @@ describe('KubeInventoryState over the recorded stream', () => {
 });
 
 describe('KubeWatcher against a replaying HTTPS API server', () => {
+  let api: FakeApiServer;
   let dir = '';
-  let server: Server;
   let port = 0;
-  const seen: string[] = [];
-  const held: ServerResponse[] = [];
+  let seen: string[] = [];
+  let held: ServerResponse[] = [];
   let podLists = 0;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sg-k8s-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.crt')], { stdio: 'ignore' });
-    writeFileSync(join(dir, 'token'), 'test-token-abc\n');
-    server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.crt')) }, (req, res) => {
-      const url = new URL(req.url ?? '/', 'https://x');
-      seen.push(`${url.pathname}?${url.searchParams.toString()}`);
-      if (req.headers.authorization !== 'Bearer test-token-abc') {
-        res.writeHead(401).end('{"kind":"Status","code":401}');
-        return;
-      }
+    api = await startFakeApiServer((url, _req, res, hold) => {
       const watch = url.searchParams.get('watch') === '1';
       const rv = url.searchParams.get('resourceVersion');
-      res.setHeader('content-type', 'application/json');
       if (url.pathname === '/api/v1/pods') {
         expect(url.searchParams.get('fieldSelector')).toBe('spec.nodeName=node-a');
         if (!watch) {
@@ -121,7 +107,7 @@ describe('KubeWatcher against a replaying HTTPS API server', () => {
           res.end(readFileSync(join(FIX, 'pods-watch.jsonl')));
         } else {
           res.writeHead(200);
-          held.push(res); // a quiet watch, kept open until the test ends
+          hold.push(res); // a quiet watch, kept open until the test ends
         }
         return;
       }
@@ -130,21 +116,17 @@ describe('KubeWatcher against a replaying HTTPS API server', () => {
         else if (rv === '1001') res.end(readFileSync(join(FIX, 'namespaces-watch.jsonl')));
         else {
           res.writeHead(200);
-          held.push(res);
+          hold.push(res);
         }
         return;
       }
       res.writeHead(404).end();
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
+    ({ dir, port, seen, held } = api);
   });
 
   afterAll(async () => {
-    for (const r of held) r.end();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+    await api.close();
   });
 
   it('lists, watches from the resourceVersion, relists after 410 Gone and converges', async () => {
