@@ -787,18 +787,10 @@ export class Engine<H = unknown, P = unknown> {
   private onSynAck(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
     const v = this.view;
     const ct = this.ct;
-    if (slot < 0) {
-      this.unknownFlow(frame, dir, marker);
-      return;
-    }
-    const fl = ct.flags(slot);
-    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     // A SYN-ACK travels responder -> initiator.
-    if (!ct.reply || (localClient ? dir !== Direction.INBOUND : dir !== Direction.OUTBOUND)) {
-      this.ctr[Counter.WRONG_DIRECTION]!++;
-      this.drop(Reason.MALFORMED);
-      return;
-    }
+    const fl = this.flowFlags(frame, dir, slot, marker, true);
+    if (fl < 0) return;
+    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
     const state = ct.state(slot);
     const seq = v.seq;
     if ((fl & CtFlag.UNENFORCED) !== 0 || (state === CtState.ESTABLISHED && (fl & CtFlag.IP_IDENTITY) !== 0)) {
@@ -994,12 +986,27 @@ export class Engine<H = unknown, P = unknown> {
   }
 
   /**
+   * The opening of onSynAck and onSegment: the flags of the flow at `slot` (the last lookup), or -1
+   * when this frame is already decided: no flow (unknownFlow) or misdirected (see misdirected;
+   * `responderOnly` for a SYN-ACK).
+   */
+  private flowFlags(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, responderOnly: boolean): number {
+    if (slot < 0) {
+      this.unknownFlow(frame, dir, marker);
+      return -1;
+    }
+    const fl = this.ct.flags(slot);
+    return this.misdirected((fl & CtFlag.LOCAL_CLIENT) !== 0, !this.ct.reply, dir, responderOnly) ? -1 : fl;
+  }
+
+  /**
    * True, with the frame dropped and counted (wrong_direction), when a packet from the flow's
    * client (`fromClient`) or server travels the wrong way for the flow's role here: a local
    * client's packets go OUTBOUND and its server's come INBOUND; the reverse for a local server.
+   * With `responderOnly` (a SYN-ACK), any packet from the client is also misdirected.
    */
-  private misdirected(localClient: boolean, fromClient: boolean, dir: Direction): boolean {
-    if (fromClient === localClient ? dir === Direction.OUTBOUND : dir === Direction.INBOUND) return false;
+  private misdirected(localClient: boolean, fromClient: boolean, dir: Direction, responderOnly = false): boolean {
+    if (!(responderOnly && fromClient) && (fromClient === localClient ? dir === Direction.OUTBOUND : dir === Direction.INBOUND)) return false;
     this.ctr[Counter.WRONG_DIRECTION]!++;
     this.drop(Reason.MALFORMED);
     return true;
@@ -1008,16 +1015,10 @@ export class Engine<H = unknown, P = unknown> {
   // ---- everything else (ACK, data, FIN) ----
 
   private onSegment(frame: Uint8Array, dir: Direction, slot: number, marker: Marker, now: number): void {
-    const v = this.view;
     const ct = this.ct;
-    if (slot < 0) {
-      this.unknownFlow(frame, dir, marker);
-      return;
-    }
-    const fl = ct.flags(slot);
-    const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
+    const fl = this.flowFlags(frame, dir, slot, marker, false);
+    if (fl < 0) return;
     const fromClient = !ct.reply;
-    if (this.misdirected(localClient, fromClient, dir)) return;
     const state = ct.state(slot);
     if ((fl & CtFlag.REVOKED) !== 0) {
       this.revokedPacket(frame, slot, dir);

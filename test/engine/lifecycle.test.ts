@@ -1,7 +1,7 @@
 // Handshake edge cases and flow lifecycle through two engines: retransmissions, data on the final
 // ACK, port reuse, RST mid-handshake, half-open timeout, revocation, Envoy redirect, audit/off modes.
 import { describe, expect, it } from 'vitest';
-import { Counter, Direction, swapTable } from '../../enforcer/engine/index.js';
+import { Counter, Direction, FRAME_HEADROOM, swapTable, Verdict } from '../../enforcer/engine/index.js';
 import { CtState } from '../../enforcer/conntrack/index.js';
 import { Reason } from '../../enforcer/reasons.js';
 import { ipToU32, parseFrame, TCP_ACK, TCP_SYN, type WireFrameEvent } from '../../enforcer/sim/index.js';
@@ -241,5 +241,49 @@ describe('two engines: revocation, redirect, modes, enforcer-less peers', () => 
     expect(t.server.accepted[0]!.received()).toEqual(enc('legacy'));
     expect(t.serverEvents.find((e) => e.kind === 'decision')).toMatchObject({ verdict: 'allow', peer: null });
     expect(LEGACY_IP).toBeTruthy();
+  });
+});
+
+describe('two engines: direction checks (a frame that contradicts its flow\'s role)', () => {
+  // Frames built by the client or server host for the tracked flow, handed to the client engine
+  // (local client) the wrong way: [name, built by, TCP flags, direction at the client engine].
+  const cases: ReadonlyArray<readonly [string, 'client' | 'server', number, Direction]> = [
+    ['a SYN-ACK from the initiator (outbound)', 'client', TCP_SYN | TCP_ACK, Direction.OUTBOUND],
+    ['a SYN-ACK from the initiator (inbound)', 'client', TCP_SYN | TCP_ACK, Direction.INBOUND],
+    ['the server\'s SYN-ACK travelling outbound', 'server', TCP_SYN | TCP_ACK, Direction.OUTBOUND],
+    ['the server\'s ACK travelling outbound', 'server', TCP_ACK, Direction.OUTBOUND],
+    ['the client\'s ACK travelling inbound', 'client', TCP_ACK, Direction.INBOUND],
+  ];
+  for (const [name, from, flags, dir] of cases) {
+    it(`${name}: dropped, counted in wrong_direction, the flow untouched`, () => {
+      const t = new TwoNodes();
+      const c = t.client.connect(SERVER_IP, PORT);
+      t.run();
+      const ce = t.clientEngine;
+      const slot = ce.ct.lookup(ipToU32(CLIENT_IP), ipToU32(SERVER_IP), c.localPort, PORT, t.clock.now());
+      const state = ce.ct.state(slot);
+      const f = from === 'client'
+        ? t.client.buildFrame(ipToU32(SERVER_IP), c.localPort, PORT, c.sndNxt, c.rcvNxt, flags, 502, new Uint8Array(0))
+        : t.server.buildFrame(ipToU32(CLIENT_IP), PORT, c.localPort, c.rcvNxt, c.sndNxt, flags, 502, new Uint8Array(0));
+      const buf = new Uint8Array(f.length + FRAME_HEADROOM);
+      buf.set(f);
+      const r = ce.process(buf, 0, f.length, dir, t.clock.now());
+      expect(r.verdict).toBe(Verdict.DROP);
+      expect(r.reason).toBe(Reason.MALFORMED);
+      expect(ce.counters[Counter.WRONG_DIRECTION]).toBe(1);
+      expect(ce.ct.state(slot)).toBe(state);
+    });
+  }
+
+  it('a SYN-ACK or segment of no tracked flow is dropped as unknown', () => {
+    const t = new TwoNodes();
+    for (const flags of [TCP_SYN | TCP_ACK, TCP_ACK]) {
+      const f = t.server.buildFrame(ipToU32(CLIENT_IP), PORT, 40001, 1, 1, flags, 502, new Uint8Array(0));
+      const buf = new Uint8Array(f.length + FRAME_HEADROOM);
+      buf.set(f);
+      expect(t.clientEngine.process(buf, 0, f.length, Direction.INBOUND, t.clock.now()).verdict).toBe(Verdict.DROP);
+    }
+    expect(t.clientEngine.counters[Counter.UNKNOWN_FLOW_DROPPED]).toBe(2);
+    expect(t.clientEngine.counters[Counter.WRONG_DIRECTION]).toBe(0);
   });
 });
