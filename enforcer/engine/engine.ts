@@ -1557,11 +1557,10 @@ export class Engine<H = unknown, P = unknown> {
     const ct = this.ct;
     const out: RevocationResult = { revision: policy.revision, checked: 0, revoked: 0, packets: [] };
     for (let s = 0; s < ct.slots; s++) {
-      const state = ct.state(s);
-      if (state === CtState.FREE || state === CtState.CLOSED) continue;
-      const fl = ct.flags(s);
-      if ((fl & (CtFlag.UNENFORCED | CtFlag.REVOKED)) !== 0) continue;
+      const fl = this.revocable(s);
+      if (fl < 0) continue;
       out.checked++;
+      const state = ct.state(s);
       const localClient = (fl & CtFlag.LOCAL_CLIENT) !== 0;
       const wl = policy.workloadOf(localClient ? ct.saddr(s) : ct.daddr(s));
       const port = (fl & CtFlag.REDIRECTED) !== 0 ? ct.origPort(s) : ct.dport(s);
@@ -1583,27 +1582,69 @@ export class Engine<H = unknown, P = unknown> {
         deny = decisionDenies(d);
         rule = decisionRule(d);
       }
-      if (!deny) continue;
-      if (mode === Mode.AUDIT) {
-        if ((fl & CtFlag.AUDIT_DENIED) === 0) {
-          ct.addFlags(s, CtFlag.AUDIT_DENIED);
-          this.pushEvent(EventKind.REVOKE, s, EventVerdict.AUDIT, Reason.REVOKED, now);
-        }
-        continue;
-      }
-      out.revoked++;
-      this.ctr[Counter.REVOKED]!++;
-      this.rejects[Reason.REVOKED]!++;
-      ct.setVerdict(s, Reason.REVOKED, rule, ct.peerId(s));
-      this.pushEvent(EventKind.REVOKE, s, EventVerdict.DENY, Reason.REVOKED, now);
-      this.revocationRsts(s, out.packets);
-      ct.addFlags(s, CtFlag.REVOKED | CtFlag.REPORTED);
-      ct.clearFlags(s, CtFlag.AUTHORIZED);
-      // Leave half-open accounting; linger as CLOSED so stragglers get RSTs.
-      if (isHalfOpen(state)) ct.setState(s, CtState.FIN_WAIT);
-      else if (state === CtState.ESTABLISHED || state === CtState.ACK_SENT) ct.setState(s, CtState.FIN_WAIT);
+      if (deny) this.denyTracked(s, state, fl, mode, rule, now, out);
     }
     return out;
+  }
+
+  /**
+   * Revokes, under the policy in force, the tracked flows `select` picks (e.g. those whose peer
+   * identity was deny-listed), exactly as setPolicy revokes flows a new table denies: enforce-mode
+   * flows are marked REVOKED, reported with a REVOKE event (reason REVOKED, no deciding rule) and
+   * answered with RSTs to both ends (returned at once when frames can be built, else on their next
+   * packet); audit-mode flows only get an audit event; off-mode, unenforced and already revoked
+   * flows are skipped. `select` is called off the hot path with a live slot; it must not change
+   * the table.
+   */
+  revokeFlows(select: (slot: number) => boolean, now: number): RevocationResult {
+    const ct = this.ct;
+    const policy = this.policy;
+    const out: RevocationResult = { revision: policy.revision, checked: 0, revoked: 0, packets: [] };
+    for (let s = 0; s < ct.slots; s++) {
+      const fl = this.revocable(s);
+      if (fl < 0) continue;
+      out.checked++;
+      const state = ct.state(s);
+      if (!select(s)) continue;
+      const wl = policy.workloadOf((fl & CtFlag.LOCAL_CLIENT) !== 0 ? ct.saddr(s) : ct.daddr(s));
+      const mode = wl < 0 ? Mode.ENFORCE : policy.mode(wl);
+      if (mode !== Mode.OFF) this.denyTracked(s, state, fl, mode, RULE_NONE, now, out);
+    }
+    return out;
+  }
+
+  /** Flags of slot `s` if a revocation pass must look at it (tracked, enforced, not revoked yet), else -1. */
+  private revocable(s: number): number {
+    const state = this.ct.state(s);
+    if (state === CtState.FREE || state === CtState.CLOSED) return -1;
+    const fl = this.ct.flags(s);
+    return (fl & (CtFlag.UNENFORCED | CtFlag.REVOKED)) !== 0 ? -1 : fl;
+  }
+
+  /**
+   * A tracked flow the policy in force no longer admits. Audit mode: one audit REVOKE event, the
+   * flow goes on. Enforce mode: counters, verdict, REVOKE event, RSTs, FIN_WAIT linger.
+   */
+  private denyTracked(s: number, state: CtState, fl: number, mode: Mode, rule: number, now: number, out: RevocationResult): void {
+    const ct = this.ct;
+    if (mode === Mode.AUDIT) {
+      if ((fl & CtFlag.AUDIT_DENIED) === 0) {
+        ct.addFlags(s, CtFlag.AUDIT_DENIED);
+        this.pushEvent(EventKind.REVOKE, s, EventVerdict.AUDIT, Reason.REVOKED, now);
+      }
+      return;
+    }
+    out.revoked++;
+    this.ctr[Counter.REVOKED]!++;
+    this.rejects[Reason.REVOKED]!++;
+    ct.setVerdict(s, Reason.REVOKED, rule, ct.peerId(s));
+    this.pushEvent(EventKind.REVOKE, s, EventVerdict.DENY, Reason.REVOKED, now);
+    this.revocationRsts(s, out.packets);
+    ct.addFlags(s, CtFlag.REVOKED | CtFlag.REPORTED);
+    ct.clearFlags(s, CtFlag.AUTHORIZED);
+    // Leave half-open accounting; linger as CLOSED so stragglers get RSTs.
+    if (isHalfOpen(state)) ct.setState(s, CtState.FIN_WAIT);
+    else if (state === CtState.ESTABLISHED || state === CtState.ACK_SENT) ct.setState(s, CtState.FIN_WAIT);
   }
 
   /** RSTs to both ends of a revoked flow, built from the tuple and the tracked next sequence numbers. */
