@@ -6,14 +6,19 @@
 //  - unknown keys are errors (a typo must not silently fall back to a default);
 //  - relative paths are resolved against the config file's directory;
 //  - `${VAR}` in a string is replaced by the environment variable VAR; an unset VAR is an error;
-//  - nothing here touches the network, the firewall or a packet.
+//  - nothing here touches the network, the firewall or a packet;
+//  - a deny-list (revocation.serials / spiffeIds, and the file revocation.file) holds only
+//    lowercase 16-hex-digit node credential serials and canonical SPIFFE IDs; the file is parsed
+//    by parseDenyList with the same FILE:LINE:COL: field: reason messages (code DENYLIST_ERROR).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
 import { SyngateError } from '../errors.js';
+import { parseSpiffeId } from '../identity/index.js';
 
 export const CONFIG_ERROR = 'SYNGATE_DAEMON_CONFIG';
+export const DENYLIST_ERROR = 'SYNGATE_DAEMON_DENYLIST';
 
 export type Mode = 'enforce' | 'audit' | 'off';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -124,6 +129,20 @@ export interface DaemonConfig {
   };
   log: { level: LogLevel };
   reload: { pollMillis: number; debounceMillis: number };
+  revocation: RevocationConfig;
+}
+
+/** Revoked identities (docs/config.md, `revocation`). */
+export interface DenyListEntries {
+  /** Node credential serials, 16 lowercase hex digits each. */
+  serials: string[];
+  /** Canonical SPIFFE IDs. */
+  spiffeIds: string[];
+}
+
+export interface RevocationConfig extends DenyListEntries {
+  /** Deny-list file (YAML: serials, spiffeIds), watched and reloaded; null: none. */
+  file: string | null;
 }
 
 type Path = (string | number)[];
@@ -191,10 +210,11 @@ class Checker {
     readonly loc: Locator,
     readonly baseDir: string,
     readonly env: NodeJS.ProcessEnv,
+    readonly code: string = CONFIG_ERROR,
   ) {}
 
   fail(path: Path, reason: string, key = false): never {
-    throw new SyngateError(CONFIG_ERROR, `${this.loc.at(path, key)}: ${fieldName(path)}: ${reason}`);
+    throw new SyngateError(this.code, `${this.loc.at(path, key)}: ${fieldName(path)}: ${reason}`);
   }
 
   obj(v: unknown, path: Path, allowed: readonly string[]): Obj {
@@ -282,8 +302,35 @@ class Checker {
 
 const TOP = [
   'node', 'trustDomain', 'mode', 'datapath', 'identity', 'policy', 'inventory', 'envoy', 'conntrack',
-  'admin', 'flowLog', 'log', 'reload',
+  'admin', 'flowLog', 'log', 'reload', 'revocation',
 ] as const;
+
+const SERIAL_HEX = /^[0-9a-fA-F]{16}$/;
+
+/** One node credential serial: exactly 16 hex digits (as `syngate ca issue` prints it), lowercased. */
+function parseSerial(c: Checker, v: unknown, path: Path): string {
+  if (typeof v === 'number') c.fail(path, `must be a quoted string: YAML read this serial as the number ${show(v)}; write it in quotes, e.g. "4f3a09c2d1b8e675"`);
+  if (typeof v !== 'string') c.fail(path, `must be a node credential serial, 16 hex digits (got ${show(v)})`);
+  const s = v.trim();
+  if (!SERIAL_HEX.test(s)) c.fail(path, `must be a node credential serial, exactly 16 hex digits as \`syngate ca issue\` prints it (got ${show(v)})`);
+  return s.toLowerCase();
+}
+
+/** One SPIFFE ID, in the canonical form identity/ compares against. */
+function parseRevokedSpiffeId(c: Checker, v: unknown, path: Path): string {
+  if (typeof v !== 'string') c.fail(path, `must be a SPIFFE ID string (got ${show(v)})`);
+  const r = parseSpiffeId(v);
+  if (!r.ok) c.fail(path, `is not a valid SPIFFE ID: ${r.error} (got ${show(v)})`);
+  if (r.value.id !== v) c.fail(path, `must be written canonically as ${show(r.value.id)} (got ${show(v)})`);
+  return r.value.id;
+}
+
+/** The `serials` and `spiffeIds` lists of mapping `o` at `path` (both optional, duplicates folded). */
+function parseDenyEntries(c: Checker, o: Obj, path: Path): DenyListEntries {
+  const serials = c.list(o, [...path, 'serials'], []).map((v, i) => parseSerial(c, v, [...path, 'serials', i]));
+  const spiffeIds = c.list(o, [...path, 'spiffeIds'], []).map((v, i) => parseRevokedSpiffeId(c, v, [...path, 'spiffeIds', i]));
+  return { serials: [...new Set(serials)], spiffeIds: [...new Set(spiffeIds)] };
+}
 
 const DNS_LABELS = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
@@ -380,25 +427,29 @@ function parseInventory(c: Checker, v: unknown): InventoryConfig {
   };
 }
 
-/** Parse and validate config text. `file` names the source in messages and anchors relative paths. */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
-  const abs = resolve(file);
+/** YAML text -> plain value plus a locator for messages; a syntax error throws `code` naming FILE:LINE:COL. */
+function readYaml(text: string, file: string, code: string): { loc: Locator; raw: unknown } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const loc = new Locator(file, doc.contents as YamlNode | null, lines);
-  const c = new Checker(loc, dirname(abs), env);
   const yamlErr = doc.errors[0];
   if (yamlErr !== undefined) {
     const lp = lines.linePos(yamlErr.pos[0]);
     const first = yamlErr.message.split('\n')[0] ?? yamlErr.message;
-    throw new SyngateError(CONFIG_ERROR, `${file}:${lp.line}:${lp.col}: (yaml): ${first}`);
+    throw new SyngateError(code, `${file}:${lp.line}:${lp.col}: (yaml): ${first}`);
   }
-  let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    return { loc, raw: doc.toJS({ maxAliasCount: 100 }) };
   } catch (e) {
-    throw new SyngateError(CONFIG_ERROR, `${file}:1:1: (yaml): ${e instanceof Error ? e.message : String(e)}`);
+    throw new SyngateError(code, `${file}:1:1: (yaml): ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/** Parse and validate config text. `file` names the source in messages and anchors relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const abs = resolve(file);
+  const { loc, raw } = readYaml(text, file, CONFIG_ERROR);
+  const c = new Checker(loc, dirname(abs), env);
   if (raw === null || raw === undefined) c.fail([], 'the file is empty; see docs/config.md');
   const top = c.obj(raw, [], TOP);
 
@@ -484,7 +535,36 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     debounceMillis: c.int(rlO, ['reload', 'debounceMillis'], 0, 10_000, 100),
   };
 
-  return { file: abs, node: nodeName, trustDomain, mode, datapath, identity, policy, inventory, envoy: { inboundPort, excludePorts }, conntrack, admin, flowLog, log, reload };
+  const rvO = c.obj(top['revocation'], ['revocation'], ['serials', 'spiffeIds', 'file']);
+  const revocation: RevocationConfig = {
+    ...parseDenyEntries(c, rvO, ['revocation']),
+    file: rvO['file'] === undefined || rvO['file'] === null ? null : c.file(rvO, ['revocation', 'file']),
+  };
+
+  return { file: abs, node: nodeName, trustDomain, mode, datapath, identity, policy, inventory, envoy: { inboundPort, excludePorts }, conntrack, admin, flowLog, log, reload, revocation };
+}
+
+/**
+ * Parses a deny-list file (`revocation.file`): YAML with optional `serials` and `spiffeIds` lists;
+ * an empty file is an empty list. Throws SyngateError(DENYLIST_ERROR) `FILE:LINE:COL: field: reason`.
+ */
+export function parseDenyList(text: string, file: string): DenyListEntries {
+  const { loc, raw } = readYaml(text, file, DENYLIST_ERROR);
+  const c = new Checker(loc, dirname(resolve(file)), {}, DENYLIST_ERROR);
+  if (Array.isArray(raw) || (raw !== null && raw !== undefined && typeof raw !== 'object')) c.fail([], `must be a mapping with serials and/or spiffeIds lists (got ${show(raw)})`);
+  return parseDenyEntries(c, c.obj(raw, [], ['serials', 'spiffeIds']), []);
+}
+
+/** Reads and parses a deny-list file; an unreadable file is a DENYLIST_ERROR naming it. */
+export function loadDenyList(file: string): DenyListEntries {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new SyngateError(DENYLIST_ERROR, `${file}:1:1: (file): cannot read the deny-list file (${code})`, { cause: e });
+  }
+  return parseDenyList(text, file);
 }
 
 /** Read and validate a config file. Unreadable files are reported as config errors too. */

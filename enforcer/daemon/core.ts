@@ -14,6 +14,12 @@
 //    it denies are revoked), and deletes the file whatever happened. A bad file is logged and
 //    ignored (fail closed: its flows are dropped as unknown). Peer ids are saved with their
 //    identity (SPIFFE ID + labels) and re-interned in the new table, so ids never alias;
+//  - the deny-list (revocation) is read with the rest of the new state and applied at commit:
+//    the agent's deny-lists are synced (new handshakes of a revoked peer fail with REVOKED), then
+//    when entries were added both engines revoke the tracked flows of a revoked peer
+//    (Engine.revokeFlows, the same REVOKE events, RSTs and kernel conntrack drop as a policy swap);
+//    flows restored from a state file are checked against its SPIFFE IDs only (their credential
+//    serial was not saved);
 //  - flow records come only from engine events (one at authorization, one at close/revocation/
 //    reject) and from the interval scan of established flows, never per packet.
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -24,8 +30,8 @@ import { stringify } from 'yaml';
 import { SyngateError } from '../errors.js';
 import { reasonLabel } from '../reasons.js';
 import {
-  EventKind, EventVerdict, LinkType, TablePolicyPort, createEngine, toFlowRecord,
-  type AgentHandshake, type Engine, type EngineEvent, type FlowRecord, type TablePolicyOptions,
+  Engine, EventKind, EventVerdict, LinkType, TablePolicyPort, toFlowRecord,
+  type AgentHandshake, type EngineEvent, type FlowRecord, type TablePolicyOptions,
 } from '../engine/index.js';
 import { CtFlag, CtState, PEER_NONE, restoreConntrack, snapshotConntrack } from '../conntrack/index.js';
 import { createDatapath, createEngineHandler, type AdapterState, type DatapathAdapter } from '../datapath/index.js';
@@ -38,6 +44,7 @@ import { CounterSync, type SyngateMetrics } from './metrics.js';
 import { LimitReporter } from './limits.js';
 import type { WatchGroup } from './watch.js';
 import { KubeClient, KubeWatcher, inClusterApiServer, type KubeInventoryState } from './k8s.js';
+import { CredentialTrackingPort, EMPTY_DENY_LIST, diffDenyList, loadDenyListState, selectDenied, syncAgent, type DenyList } from './revocation.js';
 
 /** Files of a node credential folder (as `syngate ca issue --node` writes them). */
 export const CREDENTIAL_FILE = NODE_CRED_FILE;
@@ -139,6 +146,9 @@ export class EngineCore implements EnforcerCore {
   engine: Engine<AgentHandshake, PeerIdentity> | null = null;
   /** The server end of flows between two local workloads (same agent, same table; see createEngineHandler). */
   twin: Engine<AgentHandshake, PeerIdentity> | null = null;
+  /** Identity ports of `engine` and `twin` (they remember which credential vouched for each peer). */
+  private readonly idPorts = new Map<Engine<AgentHandshake, PeerIdentity>, CredentialTrackingPort>();
+  private deny: DenyList | null = null;
   adapter: DatapathAdapter | null = null;
   private revision = 0;
   private kube: KubeWatcher | null = null;
@@ -166,6 +176,7 @@ export class EngineCore implements EnforcerCore {
       { name: 'credentials', paths: [this.cfg.identity.caBundle, this.cfg.identity.credentials] },
     ];
     if (this.cfg.inventory.source === 'static') g.push({ name: 'inventory', paths: [this.cfg.inventory.file] });
+    if (this.cfg.revocation.file !== null) g.push({ name: 'revocation', paths: [this.cfg.revocation.file] });
     return g;
   }
 
@@ -198,6 +209,7 @@ export class EngineCore implements EnforcerCore {
       defaultDeny: this.cfg.policy.defaultDeny,
       ...(this.table === null ? {} : { previous: this.table }),
     });
+    const deny = groups.includes('revocation') || this.deny === null ? loadDenyListState(this.cfg.revocation) : this.deny;
 
     // 2. Identity: create, or rotate credentials / trust bundle in place.
     let agent = this.agent;
@@ -230,17 +242,21 @@ export class EngineCore implements EnforcerCore {
     this.table = table;
     this.agent = agent;
     this.revision = table.revision;
+    const change = diffDenyList(this.deny ?? EMPTY_DENY_LIST, deny);
+    syncAgent(agent, change);
+    this.deny = deny;
     let revoked = 0;
+    let denyRevoked = 0;
     if (this.engine === null) {
       const c = this.cfg.conntrack;
-      const make = (): Engine<AgentHandshake, PeerIdentity> =>
-        createEngine({
-          agent,
-          table,
-          node: this.cfg.node,
+      const port = new TablePolicyPort(table, portOpts);
+      const make = (): Engine<AgentHandshake, PeerIdentity> => {
+        const identity = new CredentialTrackingPort(agent);
+        const e = new Engine<AgentHandshake, PeerIdentity>({
+          identity,
+          policy: port,
           name: this.cfg.node,
           linkType: this.linkType,
-          redirect: portOpts.redirect ?? false,
           conntrack: {
             capacity: c.capacity,
             halfOpenCap: Math.min(c.halfOpenMax, 65535),
@@ -250,9 +266,12 @@ export class EngineCore implements EnforcerCore {
           ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
           redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
         });
+        this.idPorts.set(e, identity);
+        return e;
+      };
       this.engine = make();
       this.twin = make();
-      this.port = this.engine.currentPolicy as TablePolicyPort;
+      this.port = port;
       this.metrics.conntrackCapacity.set(this.engine.ct.capacity + this.twin.ct.capacity);
     } else {
       const port = new TablePolicyPort(table, portOpts);
@@ -262,6 +281,9 @@ export class EngineCore implements EnforcerCore {
       const r2 = this.twin?.setPolicy(port, now);
       this.port = port;
       revoked = r.revoked + (r2?.revoked ?? 0);
+      // Flows of a newly revoked peer (the agent already refuses its new handshakes).
+      if (change.addedSerials.length + change.addedSpiffeIds.length > 0) denyRevoked = this.revokeDenied(now);
+      revoked += denyRevoked;
       // Events of the revocation: records now, and the kernel side of each revoked flow.
       const tuples: { s: string; d: string; sp: number; dp: number }[] = [];
       this.drainEvents(now, (rec, ev) => {
@@ -270,7 +292,27 @@ export class EngineCore implements EnforcerCore {
       });
       if (tuples.length > 0 && this.cfg.datapath.type === 'nfqueue') await this.forgetKernelFlows(tuples);
     }
-    return { revision: this.revision, rules: table.ruleIds.length, identities: table.identities.size, workloads: inventory.workloads.length, revoked, warnings };
+    const denyList = {
+      serials: deny.serials.size,
+      spiffeIds: deny.spiffeIds.size,
+      added: change.addedSerials.length + change.addedSpiffeIds.length,
+      removed: change.removedSerials.length + change.removedSpiffeIds.length,
+      revoked: denyRevoked,
+    };
+    return { revision: this.revision, rules: table.ruleIds.length, identities: table.identities.size, workloads: inventory.workloads.length, revoked, warnings, denyList };
+  }
+
+  /** Revokes, on both engines, the tracked flows whose peer is on the deny-list in force. */
+  private revokeDenied(now: number): number {
+    const deny = this.deny;
+    const port = this.port;
+    if (deny === null || port === null || deny.serials.size + deny.spiffeIds.size === 0) return 0;
+    let n = 0;
+    for (const e of this.engines()) {
+      const ids = this.idPorts.get(e);
+      if (ids !== undefined) n += e.revokeFlows(selectDenied(e.ct, port, ids, deny), now).revoked;
+    }
+    return n;
   }
 
   /**
@@ -374,6 +416,7 @@ export class EngineCore implements EnforcerCore {
       let revoked = 0;
       const port = this.port;
       if (port !== null) for (const e of this.engines()) revoked += e.setPolicy(port, now).revoked;
+      revoked += this.revokeDenied(now);
       this.log.info('conntrack state restored', { stateFile: file, restored, revoked, expired: r.expired, duplicate: r.duplicate, full: r.full, savedSecondsAgo: Math.round((now - r.savedAtMs) / 1000) });
     } catch (e) {
       this.log.warn('conntrack state file refused; starting with an empty table (its flows are dropped as unknown)', { stateFile: file, error: e instanceof Error ? e.message : String(e) });
@@ -532,7 +575,12 @@ export class EngineCore implements EnforcerCore {
 
   tick(now: number, emit: (rec: FlowRecord) => void): void {
     if (this.engine === null) return;
-    for (const e of this.engines()) e.tick(now);
+    for (const e of this.engines()) {
+      e.tick(now);
+      // Bound the tuple -> credential memo by the live table (amortized: only when it outgrew it).
+      const ids = this.idPorts.get(e);
+      if (ids !== undefined && ids.size > 2 * e.ct.size + 1024) ids.prune(e.ct);
+    }
     this.agent?.maintain(now);
     for (const r of this.pendingRecords.splice(0)) emit(r);
     this.drainEvents(now, (rec) => emit(rec));

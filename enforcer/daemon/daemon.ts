@@ -5,7 +5,7 @@
 //  - reloads are serialized; a reload that fails keeps the state in force, logs the error with
 //    file:line, counts syngate_policy_reloads_total{result="error"} and sets
 //    syngate_policy_last_reload_success 0; a good one swaps atomically inside the core;
-//  - SIGHUP reloads everything; SIGTERM/SIGINT stop: datapath rules removed, flow log flushed,
+//  - SIGHUP reloads everything (the deny-list too); SIGTERM/SIGINT stop: datapath rules removed, flow log flushed,
 //    admin closed; if that takes longer than STOP_DEADLINE_MS the process exits anyway (status 1),
 //    so the daemon is always gone within 5 s;
 //  - ready (/readyz, syngate_ready) iff the policy is compiled and the datapath is attached.
@@ -24,7 +24,7 @@ export const STOP_DEADLINE_MS = 4500;
 export const TICK_MS = 250;
 
 export type ReloadTrigger = 'start' | 'signal' | 'file' | 'inventory';
-export type StateGroup = 'policy' | 'inventory' | 'credentials';
+export type StateGroup = 'policy' | 'inventory' | 'credentials' | 'revocation';
 
 export interface ReloadResult {
   revision: number;
@@ -35,6 +35,17 @@ export interface ReloadResult {
   revoked: number;
   /** Warnings to log (e.g. L7 fields ignored), each naming file:line. */
   warnings: string[];
+  /** The deny-list in force after the reload (absent: the core has none). */
+  denyList?: {
+    /** Entries in force. */
+    serials: number;
+    spiffeIds: number;
+    /** Entries added / removed by this reload. */
+    added: number;
+    removed: number;
+    /** Established flows reset because their peer was deny-listed (included in `revoked`). */
+    revoked: number;
+  };
 }
 
 /**
@@ -131,7 +142,7 @@ export class Daemon {
     }
     // 1. State first: a broken policy/inventory/credential at start is fatal (exit 2).
     try {
-      await this.doReload(['credentials', 'inventory', 'policy'], 'start', true);
+      await this.doReload(['credentials', 'inventory', 'policy', 'revocation'], 'start', true);
     } catch (e) {
       this.core.stopInventory?.();
       throw new SyngateError('SYNGATE_DAEMON_START', `cannot load the initial state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -196,8 +207,8 @@ export class Daemon {
       this.signalHandlers.push([sig, fn]);
     };
     on('SIGHUP', () => {
-      this.log.info('SIGHUP: reloading policy, inventory and credentials');
-      void this.reload(['credentials', 'inventory', 'policy'], 'signal');
+      this.log.info('SIGHUP: reloading policy, inventory, credentials and the deny-list');
+      void this.reload(['credentials', 'inventory', 'policy', 'revocation'], 'signal');
     });
     on('SIGTERM', () => void this.stop('SIGTERM'));
     on('SIGINT', () => void this.stop('SIGINT'));
@@ -232,8 +243,17 @@ export class Daemon {
       this.metrics.identities.set(r.identities);
       this.metrics.inventoryWorkloads.set(r.workloads);
       if (r.revoked > 0) this.metrics.flowsRevoked.inc(r.revoked);
+      const dl = r.denyList;
+      if (dl !== undefined) {
+        this.metrics.denyListEntries.set({ kind: 'serial' }, dl.serials);
+        this.metrics.denyListEntries.set({ kind: 'spiffe-id' }, dl.spiffeIds);
+        if (dl.added > 0) this.metrics.denyListChanges.inc({ change: 'added' }, dl.added);
+        if (dl.removed > 0) this.metrics.denyListChanges.inc({ change: 'removed' }, dl.removed);
+        if (dl.revoked > 0) this.metrics.denyListFlowsRevoked.inc(dl.revoked);
+      }
       for (const w of r.warnings) this.log.warn(w, { trigger });
-      this.log.info(atStart ? 'state loaded' : 'reloaded', { trigger, groups, revision: r.revision, rules: r.rules, identities: r.identities, workloads: r.workloads, revoked: r.revoked });
+      const denyFields = dl === undefined ? {} : { denySerials: dl.serials, denySpiffeIds: dl.spiffeIds, denyAdded: dl.added, denyRemoved: dl.removed, denyRevoked: dl.revoked };
+      this.log.info(atStart ? 'state loaded' : 'reloaded', { trigger, groups, revision: r.revision, rules: r.rules, identities: r.identities, workloads: r.workloads, revoked: r.revoked, ...denyFields });
       this.watcher?.snapshot();
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

@@ -7,8 +7,8 @@ import { Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 
-export { CONFIG_ERROR, loadConfig, parseConfig } from './config.js';
-export type { DaemonConfig, DatapathConfig, InventoryConfig, LogLevel, Mode, PortRange } from './config.js';
+export { CONFIG_ERROR, DENYLIST_ERROR, loadConfig, loadDenyList, parseConfig, parseDenyList } from './config.js';
+export type { DaemonConfig, DatapathConfig, DenyListEntries, InventoryConfig, LogLevel, Mode, PortRange, RevocationConfig } from './config.js';
 export { createLogger } from './log.js';
 export type { Logger, LogFields } from './log.js';
 export { CounterSync, HANDSHAKE_BUCKETS_SECONDS, createMetrics } from './metrics.js';

@@ -22,6 +22,9 @@ export interface SyngateMetrics {
   readonly tokenCacheEvictions: Counter<'cache'>;
   readonly tokenCacheCapacity: Gauge<'cache'>;
   readonly flowsRevoked: Counter;
+  readonly denyListEntries: Gauge<'kind'>;
+  readonly denyListChanges: Counter<'change'>;
+  readonly denyListFlowsRevoked: Counter;
   readonly policyReloads: Counter<'source' | 'result'>;
   readonly policyLastReloadSuccess: Gauge;
   readonly policyRevision: Gauge;
@@ -63,7 +66,10 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): SyngateM
     tokenCacheEntries: new Gauge({ name: 'syngate_token_cache_entries', help: 'Entries in each identity cache.', labelNames: ['cache'], registers: r }),
     tokenCacheCapacity: new Gauge({ name: 'syngate_token_cache_capacity', help: 'Bound of each identity cache (entries).', labelNames: ['cache'], registers: r }),
     tokenCacheEvictions: new Counter({ name: 'syngate_token_cache_evictions_total', help: 'Entries evicted from a full identity cache, by cache.', labelNames: ['cache'], registers: r }),
-    flowsRevoked: new Counter({ name: 'syngate_flows_revoked_total', help: 'Established flows reset because a new policy denies them.', registers: r }),
+    flowsRevoked: new Counter({ name: 'syngate_flows_revoked_total', help: 'Established flows reset by a reload: a new policy denies them or their peer was deny-listed.', registers: r }),
+    denyListEntries: new Gauge({ name: 'syngate_denylist_entries', help: 'Revoked identities in force, by kind (serial|spiffe-id).', labelNames: ['kind'], registers: r }),
+    denyListChanges: new Counter({ name: 'syngate_denylist_changes_total', help: 'Deny-list entries added or removed by reloads, by change (added|removed).', labelNames: ['change'], registers: r }),
+    denyListFlowsRevoked: new Counter({ name: 'syngate_denylist_flows_revoked_total', help: 'Established flows reset because their peer was deny-listed (also in syngate_flows_revoked_total).', registers: r }),
     policyReloads: new Counter({ name: 'syngate_policy_reloads_total', help: 'Reloads of policy, inventory or credentials, by trigger (start|signal|file|inventory) and result (success|error).', labelNames: ['source', 'result'], registers: r }),
     policyLastReloadSuccess: new Gauge({ name: 'syngate_policy_last_reload_success', help: '1 if the last reload succeeded, 0 if it failed and the previous state is still in force.', registers: r }),
     policyRevision: new Gauge({ name: 'syngate_policy_revision', help: 'Revision number of the compiled policy table in force.', registers: r }),

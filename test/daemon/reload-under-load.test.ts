@@ -10,68 +10,35 @@
 // policy that does not allow 8081). This runs in process because 1,000 reloads through network
 // namespaces and a kernel queue would take minutes; daemon.root.test.ts covers the kernel path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../enforcer/daemon/daemon.js';
-import { EngineCore, CREDENTIAL_FILE, NODE_KEY_FILE } from '../../enforcer/daemon/core.js';
-import { parseConfig } from '../../enforcer/daemon/config.js';
-import { createLogger } from '../../enforcer/daemon/log.js';
-import { createMetrics } from '../../enforcer/daemon/metrics.js';
-import { createCa, issueNodeCredential } from '../../enforcer/identity/index.js';
+import type { Daemon } from '../../enforcer/daemon/daemon.js';
 import { FakeClock, Prng, TcpHost, Wire, type TcpConnection } from '../../enforcer/sim/index.js';
-import type { AdapterState } from '../../enforcer/datapath/types.js';
 import { parsePrometheusText, sample } from './prom.js';
 import { policy } from './topology.js';
+import { startWiredNodes, type WiredCore } from './helpers/wired.js';
 
 const RELOADS = Number(process.env['SYNGATE_RELOADS'] ?? '1000');
 const CLIENT_IP = '198.18.7.1';
 const SERVER_IP = '198.18.7.2';
 
-/** EngineCore with the datapath replaced by the in-memory wire. */
-class WiredCore extends EngineCore {
-  override async attach(onState: (s: AdapterState, err: Error | null) => void): Promise<void> {
-    onState('ready', null);
-  }
-  override async detach(): Promise<void> {
-    // nothing attached
-  }
-}
-
 describe('policy reloads under connection load', () => {
   let dir = '';
-  const daemons: Daemon[] = [];
-  const cores: WiredCore[] = [];
+  let daemons: Daemon[] = [];
+  let cores: WiredCore[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sg-reload-'));
-    mkdirSync(join(dir, 'policies'));
-    const ca = createCa({ trustDomain: 'cluster.local' });
-    writeFileSync(join(dir, 'bundle.pem'), ca.certPem);
-    writeFileSync(join(dir, 'inventory.yaml'), `trustDomain: cluster.local
+    ({ daemons, cores } = await startWiredNodes(dir, {
+      nodes: ['node-a', 'node-b'],
+      inventory: `trustDomain: cluster.local
 workloads:
   - {name: cli, namespace: demo, serviceAccount: cli, labels: {app: cli}, ip: ${CLIENT_IP}, node: node-a}
   - {name: srv, namespace: demo, serviceAccount: srv, labels: {app: srv}, ip: ${SERVER_IP}, node: node-b, ports: [8080, 8081, 8082]}
-`);
-    writeFileSync(join(dir, 'policies', 'srv.yaml'), policy([8080, 8081]));
-    for (const n of ['node-a', 'node-b']) {
-      const cred = issueNodeCredential(ca, { node: n });
-      mkdirSync(join(dir, n));
-      writeFileSync(join(dir, n, CREDENTIAL_FILE), cred.credential);
-      writeFileSync(join(dir, n, NODE_KEY_FILE), cred.nodeKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-      const cfg = parseConfig(
-        [`node: ${n}`, 'datapath: {type: pcap, inside: in0, outside: out0}', `identity: {caBundle: bundle.pem, credentials: ${n}}`, 'policy: {paths: [policies]}',
-          'inventory: {source: static, file: inventory.yaml}', 'admin: 127.0.0.1:0', 'flowLog: {sink: off, recent: 50}', 'reload: {pollMillis: 60000}'].join('\n'),
-        join(dir, `${n}.yaml`),
-      );
-      const metrics = createMetrics();
-      const logger = createLogger('warn', () => undefined);
-      const core = new WiredCore(cfg, logger, metrics);
-      const d = new Daemon(cfg, core, { logger, metrics });
-      await d.start();
-      daemons.push(d);
-      cores.push(core);
-    }
+`,
+      policy: policy([8080, 8081]),
+    }));
   });
 
   afterAll(async () => {
