@@ -1081,13 +1081,16 @@ export class Engine<H = unknown, P = unknown> {
     const ct = this.ct;
     if (marker !== Marker.NONE) return this.drop(Reason.MALFORMED);
     const fin = (v.flags & TCP_FLAG_FIN) !== 0 ? CtFlag.FIN_ORIG : 0;
+    // A pure ACK below the next sequence number in ACK_SENT: a keepalive probe (seq = next - 1). It
+    // does not move the tracked next sequence number back (revocation RSTs are built from it).
+    const probe = v.payloadLen === 0 && fin === 0 && ct.state(slot) === CtState.ACK_SENT && ((v.seq - ct.seqOrig(slot)) | 0) < 0;
     const rec = ct.handshake(slot);
     if (rec === undefined || rec.hs === null) {
       if (ct.state(slot) !== CtState.ACK_SENT) return this.drop(Reason.INTERNAL);
       // The retained record was evicted for a new handshake (ct.stats.sideEvicted): the token can
       // no longer be re-sent; the segment goes as is and the server's enforcer decides.
       ct.account(slot, v.ipTotalLen, now);
-      this.seqTrack(slot, true);
+      if (!probe) this.seqTrack(slot, true);
       ct.addFlags(slot, fin);
       this.forward();
       return;
@@ -1098,13 +1101,18 @@ export class Engine<H = unknown, P = unknown> {
       rec.ackToken.set(o.token, 0, o.tokenLen);
     }
     ct.account(slot, v.ipTotalLen, now);
-    if (v.payloadLen === 0 && (v.flags & TCP_FLAG_FIN) === 0) {
+    // A pure ACK carries the token itself (the final ACK, or the re-ACK of a retransmitted SYN-ACK:
+    // either may be the one the server's enforcer verifies, so token and ACK must not be split up
+    // and reordered). A keepalive probe is split like data instead: the server's enforcer drops a
+    // token-bearing segment of a flow it already authorized, and the probe must reach the server,
+    // whose answer authorizes the flow here (unanswered probes make the client kernel kill it).
+    if (v.payloadLen === 0 && fin === 0 && !probe) {
       if (!this.forwardWithToken(frame, rec.ackToken)) return this.drop(Reason.INTERNAL);
       this.seqTrack(slot, true);
       ct.setState(slot, CtState.ACK_SENT);
       return;
     }
-    // The first ACK carries data (or FIN): send a token-only ACK first, then the segment unchanged.
+    // Data, FIN or a keepalive probe: send a token-only ACK first, then the segment unchanged.
     const e = this.outEntry(Direction.OUTBOUND);
     if (e === null) return this.drop(Reason.INTERNAL);
     const n = writeBareAck(e.buf, 0, v);
@@ -1122,7 +1130,7 @@ export class Engine<H = unknown, P = unknown> {
     e.length = m;
     this.ctr[Counter.TOKEN_ACKS_SPLIT]!++;
     this.ctr[Counter.TOKENS_INSERTED]!++;
-    this.seqTrack(slot, true);
+    if (!probe) this.seqTrack(slot, true);
     ct.setState(slot, CtState.ACK_SENT);
     ct.addFlags(slot, fin);
     this.forward();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Counter, Direction, swapTable } from '../../enforcer/engine/index.js';
 import { CtFlag, CtState } from '../../enforcer/conntrack/index.js';
 import { Reason } from '../../enforcer/reasons.js';
-import { ipToU32, parseFrame, TCP_SYN, type TcpConnection, type WireFrameEvent } from '../../enforcer/sim/index.js';
+import { ipToU32, parseFrame, TCP_ACK, TCP_SYN, type TcpConnection, type WireFrameEvent } from '../../enforcer/sim/index.js';
 import { ALLOW_FRONTEND, CLIENT_IP, compileTable, enc, inventoryYaml, PORT, SERVER_IP, TwoNodes } from './harness.js';
 
 /** ALLOW_FRONTEND plus a NetworkPolicy isolating frontend for egress with no egress rule: frontend may dial nothing. */
@@ -310,6 +310,51 @@ describe('client side after the ACK token (ACK_SENT)', () => {
       expect(ce.ct.state(cs)).toBe(CtState.CLOSED);
       expect(ce.ct.side.used).toBe(0);
     }
+  });
+
+  it('keepalive probes in ACK_SENT reach the server: the token goes in a token-only ACK ahead, not in the probe', () => {
+    const t = new TwoNodes();
+    const { c, cs } = ackSentFlow(t);
+    const ce = t.clientEngine;
+    const se = t.serverEngine;
+    const s = t.server.accepted[0]!;
+    const tokensBefore = ce.counters[Counter.TOKENS_INSERTED]!;
+    // Linux keepalive probe: seq = snd_una - 1, no payload, ACK; twice, as the kernel repeats it.
+    for (let i = 1; i <= 2; i++) {
+      t.clock.advance(15_000);
+      const rxBefore = t.server.rx.length;
+      t.client.transmit(t.client.buildFrame(ipToU32(SERVER_IP), c.localPort, PORT, (c.sndUna - 1) >>> 0, c.rcvNxt, TCP_ACK, 502, new Uint8Array(0)));
+      t.run();
+      const got = t.server.rx.slice(rxBefore);
+      expect(got.map((r) => [r.seq, r.payloadLen, r.hadExperimentalOption])).toEqual([[(c.sndUna - 1) >>> 0, 0, false]]);
+      expect(ce.ct.state(cs)).toBe(CtState.ACK_SENT);
+      expect(ce.counters[Counter.TOKENS_INSERTED]).toBe(tokensBefore + i); // one token-only ACK per probe
+      expect(ce.counters[Counter.TOKEN_ACKS_SPLIT]).toBe(i);
+      expect(se.counters[Counter.MARKER_DROPPED]).toBe(i); // the copy; the probe itself passed
+    }
+    // The probes did not move the tracked next sequence number back: a revocation now resets the
+    // server application (an RST below its rcv_nxt would be ignored).
+    const r = swapTable(ce, compileTable(FRONTEND_NO_EGRESS, inventoryYaml(), t.table), { node: 'n1' }, t.clock.now());
+    expect(r.revoked).toBe(1);
+    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
+    t.run();
+    expect(s.reset).toBe(true);
+    expect(c.reset).toBe(true);
+  });
+
+  it('the server kernel\'s answer to a keepalive probe in ACK_SENT authorizes the flow on the client', () => {
+    const t = new TwoNodes();
+    const { c, cs } = ackSentFlow(t);
+    const s = t.server.accepted[0]!;
+    t.client.transmit(t.client.buildFrame(ipToU32(SERVER_IP), c.localPort, PORT, (c.sndUna - 1) >>> 0, c.rcvNxt, TCP_ACK, 502, new Uint8Array(0)));
+    t.run();
+    // Linux answers an out-of-window probe with a duplicate ACK (the simulated stack does not).
+    t.server.transmit(t.server.buildFrame(ipToU32(CLIENT_IP), PORT, c.localPort, s.sndNxt, s.rcvNxt, TCP_ACK, 502, new Uint8Array(0)));
+    t.run();
+    expect(t.clientEngine.ct.state(cs)).toBe(CtState.ESTABLISHED);
+    expect(t.clientEngine.ct.side.used).toBe(0);
+    t.drain();
+    expect(t.clientEvents.map((e) => `${e.kind}:${e.verdict}`)).toEqual(['decision:allow']);
   });
 
   it('revoking an ACK_SENT flow on the client resets both applications (RST sequence numbers they accept)', () => {
