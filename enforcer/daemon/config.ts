@@ -309,20 +309,19 @@ const SERIAL_HEX = /^[0-9a-fA-F]{16}$/;
 
 /** One node credential serial: exactly 16 hex digits (as `syngate ca issue` prints it), lowercased. */
 function parseSerial(c: Checker, v: unknown, path: Path): string {
-  if (typeof v === 'number') c.fail(path, `must be a quoted string: YAML read this serial as the number ${show(v)}; write it in quotes, e.g. "4f3a09c2d1b8e675"`);
+  if (typeof v === 'number') c.fail(path, `must be a quoted string: YAML read this serial as the number ${String(v)}; write it in quotes, e.g. "4f3a09c2d1b8e675"`);
   if (typeof v !== 'string') c.fail(path, `must be a node credential serial, 16 hex digits (got ${show(v)})`);
   const s = v.trim();
   if (!SERIAL_HEX.test(s)) c.fail(path, `must be a node credential serial, exactly 16 hex digits as \`syngate ca issue\` prints it (got ${show(v)})`);
   return s.toLowerCase();
 }
 
-/** One SPIFFE ID, in the canonical form identity/ compares against. */
+/** One SPIFFE ID, in the (only accepted) canonical form identity/ compares against. */
 function parseRevokedSpiffeId(c: Checker, v: unknown, path: Path): string {
   if (typeof v !== 'string') c.fail(path, `must be a SPIFFE ID string (got ${show(v)})`);
   const r = parseSpiffeId(v);
   if (!r.ok) c.fail(path, `is not a valid SPIFFE ID: ${r.error} (got ${show(v)})`);
-  if (r.value.id !== v) c.fail(path, `must be written canonically as ${show(r.value.id)} (got ${show(v)})`);
-  return r.value.id;
+  return r.value.id; // parseSpiffeId accepts only the canonical form, so this equals v
 }
 
 /** The `serials` and `spiffeIds` lists of mapping `o` at `path` (both optional, duplicates folded). */

@@ -195,6 +195,8 @@ export class EngineCore implements EnforcerCore {
     const now = Date.now();
     const warnings: string[] = [];
     // 1. Build everything new, touching nothing in force.
+    // The deny-list first: its errors name a small file an operator just edited.
+    const deny = groups.includes('revocation') || this.deny === null ? loadDenyListState(this.cfg.revocation) : this.deny;
     const inventory = groups.includes('inventory') || this.inventory === null ? this.loadInventory() : this.inventory;
     let creds = this.creds;
     if (groups.includes('credentials') || creds === null) {
@@ -209,7 +211,6 @@ export class EngineCore implements EnforcerCore {
       defaultDeny: this.cfg.policy.defaultDeny,
       ...(this.table === null ? {} : { previous: this.table }),
     });
-    const deny = groups.includes('revocation') || this.deny === null ? loadDenyListState(this.cfg.revocation) : this.deny;
 
     // 2. Identity: create, or rotate credentials / trust bundle in place.
     let agent = this.agent;

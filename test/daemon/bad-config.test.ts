@@ -74,6 +74,13 @@ const CASES: Case[] = [
   { name: 'unset environment variable', mut: (c) => { c['node'] = '${SYNGATE_TEST_UNSET_VAR}'; }, field: 'node', reason: /SYNGATE_TEST_UNSET_VAR is not set/ },
   { name: 'trust domain with capitals', mut: (c) => { c['trustDomain'] = 'Cluster.Local'; }, field: 'trustDomain', reason: /lowercase DNS/ },
   { name: 'poll interval too short', mut: (c) => { c['reload'] = { pollMillis: 10 }; }, field: 'reload.pollMillis', reason: /between 50/ },
+  { name: 'revoked serial too short', mut: (c) => { c['revocation'] = { serials: ['4f3a09c2d1b8e675', '4f3a09'] }; }, field: 'revocation.serials[1]', reason: /exactly 16 hex digits/ },
+  { name: 'revoked serial with a non-hex digit', mut: (c) => { c['revocation'] = { serials: ['4f3a09c2d1b8e67g'] }; }, field: 'revocation.serials[0]', reason: /exactly 16 hex digits/ },
+  { name: 'revoked serial YAML reads as a number', text: `${stringify(base())}revocation:\n  serials: [4e12345678901234]\n`, field: 'revocation.serials[0]', reason: /quoted string/ },
+  { name: 'revoked SPIFFE ID without scheme', mut: (c) => { c['revocation'] = { spiffeIds: ['cluster.local/ns/shop/sa/cart'] }; }, field: 'revocation.spiffeIds[0]', reason: /not a valid SPIFFE ID: missing scheme/ },
+  { name: 'revoked SPIFFE ID with capitals in the trust domain', mut: (c) => { c['revocation'] = { spiffeIds: ['spiffe://Cluster.local/ns/shop/sa/cart'] }; }, field: 'revocation.spiffeIds[0]', reason: /not a valid SPIFFE ID: trust domain/ },
+  { name: 'revocation list not a list', mut: (c) => { c['revocation'] = { spiffeIds: 'spiffe://cluster.local/ns/shop/sa/cart' }; }, field: 'revocation.spiffeIds', reason: /must be a list/ },
+  { name: 'unknown revocation field', mut: (c) => { c['revocation'] = { serial: ['4f3a09c2d1b8e675'] }; }, field: 'revocation.serial', reason: /unknown field \(allowed: serials, spiffeIds, file\)/ },
 ];
 
 let dir = '';
@@ -129,6 +136,23 @@ describe.skipIf(!haveBuild)('syngate run rejects bad configs with status 2 namin
     const r = runCli(['run', '--config', f]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${f}:9:13: conntrack.capacity: must be between 1024 and 16777216`);
+  });
+
+  it.each([
+    ['a bad serial', 'serials:\n  - "4f3a09c2d1b8e675"\n  - "4f3a09c2"\n', ':3:5: serials[1]: must be a node credential serial, exactly 16 hex digits'],
+    ['a bad SPIFFE ID', 'spiffeIds:\n  - spiffe://cluster.local/ns/shop/sa/cart/\n', ':2:5: spiffeIds[0]: is not a valid SPIFFE ID: trailing slash not allowed'],
+    ['an unknown key', 'serials: []\nrevoked: []\n', ':2:1: revoked: unknown field (allowed: serials, spiffeIds)'],
+    ['a list instead of a mapping', '- "4f3a09c2d1b8e675"\n', ':1:1: (top level): must be a mapping with serials and/or spiffeIds lists'],
+    ['a missing file', null, ':1:1: (file): cannot read the deny-list file (ENOENT)'],
+  ] as const)('a deny-list file (revocation.file) with %s stops the start with status 2 naming the file, line and field', (_n, text, want) => {
+    const deny = join(dir, `deny-${want.length}.yaml`);
+    if (text !== null) writeFileSync(deny, text);
+    const f = join(dir, `deny-cfg-${want.length}.yaml`);
+    writeFileSync(f, stringify({ ...base(), revocation: { file: deny } }));
+    const r = runCli(['run', '--config', f]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${deny}${want}`);
+    expect(r.stderr).toContain('[SYNGATE_DAEMON_START]');
   });
 
   it('a missing file is a config error too', () => {
