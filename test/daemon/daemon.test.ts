@@ -194,5 +194,6 @@ describe('examples/config/syngate.yaml', () => {
     expect(c.node).toBe('node-a');
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 9901 });
     expect(c.datapath).toMatchObject({ type: 'nfqueue', failOpen: false, keepRulesOnExit: false });
+    expect(c.revocation).toEqual({ serials: [], spiffeIds: [], file: null });
   });
 });
