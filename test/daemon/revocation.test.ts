@@ -2,8 +2,8 @@
 // process: two real Daemons with EngineCore (config, inventory, credentials, policy, deny-list file,
 // reload with its atomic swap) whose engines are joined by the simulator's wire instead of a kernel
 // datapath, as in reload-under-load.test.ts. daemon.root.test.ts covers the kernel path.
-// Asserts, for a revoked SPIFFE ID (server side) and a revoked node credential serial (client
-// side): after the deny-list file is reloaded, an established flow's next segment is answered with
+// Asserts, for a revoked SPIFFE ID (server side) and a revoked node credential serial (client and
+// server side): after the deny-list file is reloaded, an established flow's next segment is answered with
 // a reset, a new connection is refused with reason `revoked`, the metrics and flow records say so;
 // removing the entry lets new connections through again; a bad deny-list file keeps the old one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,5 +153,23 @@ workloads:
     expect(await da.reload(['revocation'], 'file')).toBe(true);
     expect(await metric(da, 'syngate_policy_last_reload_success')).toBe(1);
     expect(connect().state).toBe('ESTABLISHED');
+  });
+
+  it("a revoked node credential serial (server side): the server's enforcer resets the client node's flows", async () => {
+    const [, db] = daemons as [Daemon, Daemon];
+    const est = connect();
+    expect(est.state).toBe('ESTABLISHED');
+    const revokedBefore = await metric(db, 'syngate_denylist_flows_revoked_total');
+    writeFileSync(denyFile(1), `serials:\n  - "${serials[0]}"\n`);
+    expect(await db.reload(['revocation'], 'file')).toBe(true);
+    expect(db.lastReload?.denyList).toMatchObject({ serials: 1, spiffeIds: 0, added: 1 });
+    expect(db.lastReload?.denyList?.revoked).toBeGreaterThanOrEqual(1);
+    est.send(new Uint8Array([7]));
+    wire.run(100_000);
+    expect(est.reset).toBe(true);
+    expect(connect().state).not.toBe('ESTABLISHED');
+    flush();
+    expect(await metric(db, 'syngate_denylist_flows_revoked_total')).toBeGreaterThan(revokedBefore);
+    expect(records[1]!.filter((r) => r.src.port === est.localPort).map((r) => [r.state, r.reason])).toContainEqual(['revoked', 'revoked']);
   });
 });
