@@ -2,11 +2,13 @@
 // any field of a valid config, parseConfig either returns a config whose every field satisfies
 // its documented bounds, or throws SyngateError(SYNGATE_DAEMON_CONFIG) with a message
 // `FILE:LINE:COL: FIELD: reason` whose line lies inside the file. Nothing else ever escapes.
+// The deny-list file parser (parseDenyList) has the same property with SYNGATE_DAEMON_DENYLIST.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isIP } from 'node:net';
-import { CONFIG_ERROR, parseConfig, type DaemonConfig } from '../../enforcer/daemon/config.js';
+import { CONFIG_ERROR, DENYLIST_ERROR, parseConfig, parseDenyList, type DaemonConfig, type DenyListEntries } from '../../enforcer/daemon/config.js';
+import { parseSpiffeId } from '../../enforcer/identity/index.js';
 import { isSyngateError } from '../../enforcer/errors.js';
 import { fuzzParams } from './params.js';
 
@@ -27,7 +29,16 @@ const BASE: Record<string, unknown> = {
   flowLog: { sink: 'file', path: 'flows.jsonl', maxBytes: 1048576, maxFiles: 3, intervalSeconds: 60, recent: 100 },
   log: { level: 'info' },
   reload: { pollMillis: 250, debounceMillis: 100 },
+  revocation: { serials: ['4f3a09c2d1b8e675'], spiffeIds: ['spiffe://cluster.local/ns/shop/sa/cart'], file: 'revoked.yaml' },
 };
+
+/** Deny-list entries are lowercase 16-hex-digit serials and canonical SPIFFE IDs, without duplicates. */
+function checkDenyEntries(e: DenyListEntries): void {
+  for (const s of e.serials) expect(s).toMatch(/^[0-9a-f]{16}$/);
+  for (const id of e.spiffeIds) expect(parseSpiffeId(id)).toMatchObject({ ok: true, value: { id } });
+  expect(new Set(e.serials).size).toBe(e.serials.length);
+  expect(new Set(e.spiffeIds).size).toBe(e.spiffeIds.length);
+}
 
 /** Every field path of BASE (objects and leaves). */
 function paths(o: unknown, prefix: (string | number)[] = []): (string | number)[][] {
@@ -75,6 +86,8 @@ function checkAccepted(c: DaemonConfig): void {
   expect(c.flowLog.sink === 'file').toBe(c.flowLog.path !== null);
   expect(['debug', 'info', 'warn', 'error']).toContain(c.log.level);
   for (const v of [c.conntrack.capacity, c.flowLog.maxBytes, c.reload.pollMillis, c.identity.clockSkewSeconds]) expect(Number.isInteger(v)).toBe(true);
+  checkDenyEntries(c.revocation);
+  if (c.revocation.file !== null) expect(c.revocation.file.startsWith('/')).toBe(true);
 }
 
 function checkOutcome(text: string): void {
@@ -100,7 +113,8 @@ const anyValue = fc.oneof(
   fc.integer({ min: -100000, max: 100000000 }),
   fc.double({ noNaN: false }),
   fc.string({ maxLength: 24 }),
-  fc.constantFrom('nfqueue', 'pcap', 'static', 'kubernetes', 'file', 'stdout', 'off', '15000-15090', '127.0.0.1:0', '${NODE_NAME}', '${NOPE}', '1-2-3', 'veth*', 'a'.repeat(40)),
+  fc.constantFrom('nfqueue', 'pcap', 'static', 'kubernetes', 'file', 'stdout', 'off', '15000-15090', '127.0.0.1:0', '${NODE_NAME}', '${NOPE}', '1-2-3', 'veth*', 'a'.repeat(40),
+    '4F3A09C2D1B8E675', 'spiffe://cluster.local/ns/a/sa/b', 'spiffe://Cluster.local/x'),
   fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.integer({ min: -5, max: 70000 })), { maxLength: 4 }),
   fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string({ maxLength: 6 }), fc.integer()), { maxKeys: 3 }),
 );
@@ -133,5 +147,31 @@ describe('config loader fuzz', () => {
       .tuple(fc.integer({ min: 0, max: good.length }), fc.integer({ min: 0, max: 20 }), fc.string({ maxLength: 20 }))
       .map(([at, del, ins]) => good.slice(0, at) + ins + good.slice(at + del));
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 200 }), mutated), (text) => checkOutcome(text)), fuzzParams(1));
+  });
+
+  it('deny-list file text: valid entries or a SYNGATE_DAEMON_DENYLIST error naming FILE:LINE:COL and a field', () => {
+    const DFILE = '/etc/syngate/revoked.yaml';
+    const good = stringify({ serials: ['4f3a09c2d1b8e675', '6A0C5E19B2D74F83'], spiffeIds: ['spiffe://cluster.local/ns/shop/sa/cart'] });
+    const mutated = fc
+      .tuple(fc.integer({ min: 0, max: good.length }), fc.integer({ min: 0, max: 20 }), fc.string({ maxLength: 20 }))
+      .map(([at, del, ins]) => good.slice(0, at) + ins + good.slice(at + del));
+    const edited = fc
+      .tuple(fc.constantFrom('serials', 'spiffeIds', 'other'), anyValue)
+      .map(([k, v]) => stringify({ serials: ['4f3a09c2d1b8e675'], [k]: v }));
+    checkDenyEntries(parseDenyList(good, DFILE));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), mutated, edited), (text) => {
+        const lines = text.split(/\r\n|\r|\n/).length;
+        try {
+          checkDenyEntries(parseDenyList(text, DFILE));
+        } catch (e) {
+          expect(isSyngateError(e, DENYLIST_ERROR), String(e)).toBe(true);
+          const m = /^\/etc\/syngate\/revoked\.yaml:(\d+):(\d+): ((?:[A-Za-z0-9_.]|\[\d+\]|\["(?:[^"\\]|\\.)*"\])+|\([a-z ]+\)): (.+)$/s.exec((e as Error).message);
+          expect(m, (e as Error).message).not.toBeNull();
+          expect(Number(m?.[1])).toBeLessThanOrEqual(lines + 1);
+        }
+      }),
+      fuzzParams(1),
+    );
   });
 });
