@@ -459,7 +459,9 @@ export class Engine<H = unknown, P = unknown> {
       hot[h + FP_HOT_BYTES_HI] = hot[h + FP_HOT_BYTES_HI]! + 1;
     } else hot[h + FP_HOT_BYTES_LO] = lo;
     const seq = ((b[l4 + 4]! << 24) | (b[l4 + 5]! << 16) | (b[l4 + 6]! << 8) | b[l4 + 7]!) >>> 0;
-    hot[h + (reply ? FP_HOT_SEQ_REPLY : FP_HOT_SEQ_ORIG)] = (seq + tot - ihl - doff) >>> 0;
+    const at = h + (reply ? FP_HOT_SEQ_REPLY : FP_HOT_SEQ_ORIG);
+    const nxt = (seq + tot - ihl - doff) >>> 0;
+    if (seqAdvances(hot[at]!, nxt)) hot[at] = nxt;
     if ((meta & FP_META_REDIRECTED) !== 0) {
       if (aliased) rewritePort(b, l4, 2, this.envoyPort);
       else if (reply) rewritePort(b, l4, 0, ct.origPort(slot));
@@ -1204,7 +1206,10 @@ export class Engine<H = unknown, P = unknown> {
 
   private seqTrack(slot: number, fromClient: boolean): void {
     const v = this.view;
-    this.ct.hot[slot * HOT_STRIDE + (fromClient ? HOT_SEQ_ORIG : HOT_SEQ_REPLY)] = (v.seq + v.segLen) >>> 0;
+    const hot = this.ct.hot;
+    const at = slot * HOT_STRIDE + (fromClient ? HOT_SEQ_ORIG : HOT_SEQ_REPLY);
+    const nxt = (v.seq + v.segLen) >>> 0;
+    if (seqAdvances(hot[at]!, nxt)) hot[at] = nxt;
   }
 
   // ---------------------------------------------------------------- rejects and resets
@@ -1728,6 +1733,18 @@ export class Engine<H = unknown, P = unknown> {
 }
 
 /** True iff the TCP options in b[i..end) contain a kind-253 option with our ExID, or are malformed. */
+/**
+ * Whether a segment ending at `nxt` may replace the tracked next sequence number `cur`: not when it
+ * ends a little behind it (a retransmission, or a keepalive probe at snd.una - 1), because the
+ * revocation RSTs are built from the tracked value and an RST below the receiver's window is
+ * ignored. 0 means "never tracked" (a flow picked up mid-stream); a jump of more than RST_WINDOW
+ * backwards is taken as the truth (the tracked value was stale).
+ */
+function seqAdvances(cur: number, nxt: number): boolean {
+  const d = (nxt - cur) | 0;
+  return cur === 0 || d >= 0 || d < -RST_WINDOW;
+}
+
 function hasSyngateOption(b: Uint8Array, i: number, end: number): boolean {
   while (i < end) {
     const k = b[i]!;

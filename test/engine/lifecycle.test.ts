@@ -164,6 +164,46 @@ describe('two engines: revocation, redirect, modes, enforcer-less peers', () => 
     expect(same.checked).toBe(1);
   });
 
+  it('a retransmission or a keepalive probe on an established flow does not move the tracked next sequence number back, so revocation RSTs still land', () => {
+    const t = new TwoNodes();
+    const c = t.client.connect(SERVER_IP, PORT);
+    t.run();
+    const s = t.server.accepted[0]!;
+    c.send(enc('hello'));
+    c.send(enc('world'));
+    t.run();
+    s.send(enc('hi'));
+    t.run();
+    const se = t.serverEngine;
+    const slot = se.ct.lookup(ipToU32(CLIENT_IP), ipToU32(SERVER_IP), c.localPort, PORT, t.clock.now());
+    expect(se.ct.state(slot)).toBe(CtState.ESTABLISHED);
+    expect(se.ct.seqOrig(slot)).toBe(c.sndNxt);
+    const fastBefore = se.counters[Counter.FAST_PATH]!;
+    const rxBefore = t.server.rx.length;
+    const none = new Uint8Array(0);
+    // A retransmission of the first segment (it ends 5 bytes before snd.nxt) ...
+    t.client.transmit(t.client.buildFrame(ipToU32(SERVER_IP), c.localPort, PORT, (c.sndNxt - 10) >>> 0, c.rcvNxt, TCP_ACK, 502, none, enc('hello')));
+    t.run();
+    expect(se.ct.seqOrig(slot)).toBe(c.sndNxt);
+    // ... and a Linux keepalive probe (seq = snd.una - 1, no payload) after 15 s idle.
+    t.clock.advance(15_000);
+    t.client.transmit(t.client.buildFrame(ipToU32(SERVER_IP), c.localPort, PORT, (c.sndUna - 1) >>> 0, c.rcvNxt, TCP_ACK, 502, none));
+    t.run();
+    expect(se.ct.seqOrig(slot)).toBe(c.sndNxt);
+    // Both took the fast path and reached the server stack (which answers each with a duplicate ACK).
+    expect(se.counters[Counter.FAST_PATH]).toBeGreaterThanOrEqual(fastBefore + 2);
+    expect(t.server.rx.slice(rxBefore).map((x) => [x.seq, x.payloadLen])).toEqual([
+      [(c.sndNxt - 10) >>> 0, 5],
+      [(c.sndUna - 1) >>> 0, 0],
+    ]);
+    const r = swapTable(se, compileTable(DENY_ALL_CART, inventoryYaml(), t.table), { node: 'n2' }, t.clock.now());
+    expect(r.revoked).toBe(1);
+    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
+    t.run();
+    expect(s.reset).toBe(true);
+    expect(c.reset).toBe(true);
+  });
+
   it('Envoy redirect: authorized inbound flows reach the Envoy port, return traffic is translated back, original port queryable', () => {
     const policy = ALLOW_FRONTEND.replace('ports: ["8080"]', 'ports: ["8080", "15020"]');
     const t = new TwoNodes({ redirect: true, policy });
