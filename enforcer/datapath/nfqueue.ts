@@ -12,7 +12,12 @@
 //  - rules are installed after all four queues are bound, idempotently (old chains of the same prefix
 //    are removed first), and removed by stop() unless `removeRules: false`;
 //  - the `nfqueue` binding cannot unbind a queue: after stop() the process must exit to release it
-//    (the daemon does); packets still queued to us after stop() are dropped.
+//    (the daemon does); packets still queued to us after stop() are dropped;
+//  - after each packet the binding delivers, the adapter reads that queue's socket to empty itself
+//    (nfqueue-drain.ts: the binding reads one packet per event-loop turn) and each queue's length
+//    is raised to QUEUE_MAXLEN; a packet read either way takes the same path (onPacket), a message
+//    without a usable payload is dropped; if the sockets cannot be proven ours the adapter runs
+//    with the binding alone (logged). Overflow beyond QUEUE_MAXLEN still drops (no fail-open flag).
 import { execFileSync } from 'node:child_process';
 import { SyngateError } from '../errors.js';
 import { FRAME_HEADROOM, LinkType, Verdict } from '../engine/types.js';
@@ -20,7 +25,8 @@ import { Direction } from '../engine/types.js';
 import { AdapterBase } from './base.js';
 import { IPV4_OFF_DST, ipToString, readU32 } from './frame.js';
 import { loadNfqueue, loadRawSocket } from './native.js';
-import type { NfqNative, NfqPacketInfo, RawSocket } from './native.js';
+import type { NfqNative, RawSocket } from './native.js';
+import { DRAIN_BUDGET, NfqDrain, findQueueSockets } from './nfqueue-drain.js';
 import { installScript, queueRoleMark, removalCommands } from './nfqueue-rules.js';
 import type { NfqueueRuleSpec } from './nfqueue-rules.js';
 import type { DatapathAdapter, FrameHandler, NfqueueOptions, StopOptions } from './types.js';
@@ -28,8 +34,16 @@ import type { DatapathAdapter, FrameHandler, NfqueueOptions, StopOptions } from 
 /** Largest IPv4 packet. */
 const MAX_PACKET = 65535;
 const IPPROTO_RAW = 255;
-/** Kernel socket buffer for each queue's netlink socket. */
-const QUEUE_SOCKET_BUFFER = 4 << 20;
+/**
+ * Packets each queue holds awaiting a verdict before the kernel drops (kernel default 1024): room
+ * for ~100 ms of scheduling gap (GC, a policy compile, a busy core) at 40k SYN/s, the rate one
+ * enforcer core handles; a longer queue only adds latency once the reader falls behind for good
+ * (docs/datapath.md, "Draining the queues"). Every queued packet also sits in the socket's
+ * receive buffer (skb truesize, 1.3-2.3 KB for a SYN with a token), so the buffer is sized for a
+ * full queue; the kernel doubles the value we ask for.
+ */
+export const QUEUE_MAXLEN = 4096;
+const QUEUE_SOCKET_BUFFER = 8 << 20;
 const IFNAME_RE = /^[A-Za-z0-9_.:-]{1,15}\*?$/;
 const PREFIX_RE = /^[A-Za-z][A-Za-z0-9_]{0,15}$/;
 
@@ -68,6 +82,9 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
   private readonly spec: NfqueueRuleSpec;
   private readonly frame = Buffer.alloc(MAX_PACKET + FRAME_HEADROOM);
   private readonly queues: NfqNative[] = [];
+  /** Per queue index: the role mark its authorized packets carry. */
+  private readonly marks: number[] = [];
+  private drainer: NfqDrain | null = null;
   private raw: RawSocket | null = null;
   private rawSend: ((buf: Uint8Array, off: number, len: number, addr: string, cb: (bytes: number) => void) => void) | null = null;
   private rulesInstalled = false;
@@ -114,14 +131,16 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
             { cause: e },
           );
         }
-        const direction = i < 2 ? Direction.OUTBOUND : Direction.INBOUND;
-        const mark = queueRoleMark(i, this.spec);
+        const index = i;
         q.read((info, payload) => {
-          this.onPacket(q, info, payload, direction, mark);
+          this.onPacket(index, info.id, info.nfmark, payload, 0, payload.length);
+          this.drainer?.drain(index);
           return 0;
         });
         this.queues.push(q);
+        this.marks.push(queueRoleMark(i, this.spec));
       }
+      this.startDrain();
       this.installRules();
       if (this.spec.failOpen) {
         log(`nfqueue datapath: WARNING queue bypass (fail-open) is ON: while no daemon listens on queues ${this.spec.queueBase}-${this.spec.queueBase + 3}, handshakes pass UNCHECKED`);
@@ -133,6 +152,27 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
       this.core.setState('failed', err);
       throw err;
     }
+  }
+
+  /** Finds the queue sockets and raises their length; without them the binding alone reads (logged). */
+  private startDrain(): void {
+    const base = this.spec.queueBase;
+    const fds = findQueueSockets([base, base + 1, base + 2, base + 3]);
+    if (typeof fds === 'string') {
+      this.core.log(`nfqueue datapath: WARNING reading one packet per wake-up and kernel queue length 1024: ${fds}`);
+      return;
+    }
+    const drainer = new NfqDrain(fds, (queue, id, mark, buf, off, len) => this.onPacket(queue - base, id, mark, buf, off, len));
+    const refused: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const why = drainer.setMaxlen(i, base + i, QUEUE_MAXLEN);
+      if (why !== null) refused.push(`queue ${base + i}: ${why}`);
+    }
+    this.drainer = drainer;
+    this.core.log(
+      `nfqueue datapath: reading each queue socket to empty per wake-up (at most ${DRAIN_BUDGET} packets); ` +
+        (refused.length === 0 ? `queue length ${QUEUE_MAXLEN}` : `WARNING queue length left at the kernel default 1024 (${refused.join('; ')})`),
+    );
   }
 
   private installRules(): void {
@@ -190,15 +230,24 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
     this.rulesInstalled = false;
   }
 
-  private onPacket(q: NfqNative, info: NfqPacketInfo, payload: Buffer, direction: Direction, mark: number): void {
-    const len = payload.length;
-    if (this.core.state !== 'ready' || len > MAX_PACKET) {
-      if (len > MAX_PACKET) this.core.c.framesOversize++;
-      q.setVerdict(info.id, this.drop, null);
+  /**
+   * One queued packet: queue index (0..3), kernel packet id, its mark, and its bytes at
+   * src[off..off+len) (len < 0: the message carried none). Gives it exactly one verdict.
+   */
+  private onPacket(index: number, id: number, nfmark: number, src: Buffer, off: number, len: number): void {
+    const q = this.queues[index];
+    if (q === undefined) {
+      this.core.c.framesDropped++; // not one of our queues: no handle to give it a verdict with
       return;
     }
+    if (this.core.state !== 'ready' || len < 0 || len > MAX_PACKET) {
+      if (len > MAX_PACKET) this.core.c.framesOversize++;
+      q.setVerdict(id, this.drop, null);
+      return;
+    }
+    const direction = index < 2 ? Direction.OUTBOUND : Direction.INBOUND;
     const frame = this.frame;
-    payload.copy(frame, 0, 0, len);
+    src.copy(frame, 0, off, off + len);
     const d = this.core.decide(frame, 0, len, direction);
     for (let i = 0; i < d.outboxCount; i++) {
       const e = d.outbox[i];
@@ -206,12 +255,12 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
     }
     try {
       if (d.verdict === Verdict.FORWARD) {
-        const rewritten = d.length !== len || frame.compare(payload, 0, len, 0, len) !== 0;
+        const rewritten = d.length !== len || frame.compare(src, off, off + len, 0, len) !== 0;
         const buf = rewritten ? frame.subarray(0, d.length) : null;
-        if (d.authorized) q.setVerdict(info.id, this.accept, (info.nfmark | mark) >>> 0, buf);
-        else q.setVerdict(info.id, this.accept, buf);
+        if (d.authorized) q.setVerdict(id, this.accept, (nfmark | (this.marks[index] ?? 0)) >>> 0, buf);
+        else q.setVerdict(id, this.accept, buf);
       } else {
-        q.setVerdict(info.id, this.drop, null);
+        q.setVerdict(id, this.drop, null);
       }
     } catch (e) {
       this.core.c.sendErrors++;
@@ -249,6 +298,8 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
     this.raw = null;
     this.rawSend = null;
     this.core.handler = null;
+    const dr = this.drainer;
+    if (dr !== null) this.core.log(`nfqueue datapath: ${dr.packets} packets were read by the drain (beyond the binding's one per wake-up); ${dr.errors} unreadable`);
     this.core.setState('stopped');
   }
 }

@@ -1,7 +1,8 @@
 // Fuzz properties of the datapath's own parsing (issue 10): the adapters' decision wrapper, the
 // same-node splitter and the engine handler never throw on arbitrary frames, never forward what
 // the handler did not forward, and never report more outbox entries than exist; the ethtool output
-// parser and the option validator never throw anything but their documented SyngateError.
+// parser and the option validator never throw anything but their documented SyngateError; the
+// nfqueue drain's netlink parser never throws and never points outside the datagram it was given.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Direction, LinkType, Verdict } from '../../enforcer/engine/types.js';
@@ -10,6 +11,7 @@ import { isSyngateError } from '../../enforcer/errors.js';
 import { AdapterCore } from '../../enforcer/datapath/base.js';
 import { createEngineHandler, newDecision, nfqueueRuleSpec, offloadsOn, OrigDstTable, SameNodeSplitter } from '../../enforcer/datapath/index.js';
 import type { NfqueueOptions } from '../../enforcer/datapath/index.js';
+import { NfqKind, NfqMessage, parseNfqMessage } from '../../enforcer/datapath/nfnetlink.js';
 import { fuzzParams } from './params.js';
 
 const HEADROOM = 768;
@@ -93,6 +95,36 @@ describe('datapath fuzz', () => {
         for (const [s, sp, d] of ins) {
           const p = t.lookup(s >>> 0, sp, d >>> 0);
           if (p >= 0) expect(ins.some(([s2, sp2, d2, dp2]) => s2 >>> 0 === s >>> 0 && sp2 === sp && d2 >>> 0 === d >>> 0 && dp2 === p)).toBe(true);
+        }
+      }),
+      fuzzParams(),
+    );
+  });
+
+  it('the netlink parser never throws, always advances, and keeps the payload inside the datagram', () => {
+    // Random datagrams, and datagrams that start with a plausible packet header (length, type 0x0300).
+    const headed = fc.record({ len: fc.nat(300), body: fc.uint8Array({ maxLength: 300 }) }).map((r) => {
+      const b = Buffer.alloc(20 + r.body.length);
+      b.writeUInt32LE(r.len, 0);
+      b.writeUInt16LE(0x0300, 4);
+      b.set(r.body, 20);
+      return new Uint8Array(b);
+    });
+    const m = new NfqMessage();
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), headed), fc.nat(8), (bytes, start) => {
+        const buf = Buffer.from(bytes);
+        let off = Math.min(start, buf.length);
+        for (let i = 0; i < 100 && off < buf.length; i++) {
+          const next = parseNfqMessage(buf, off, buf.length, m);
+          if (next < 0) break;
+          expect(next).toBeGreaterThan(off);
+          expect(next).toBeLessThanOrEqual(buf.length);
+          if (m.kind === NfqKind.PACKET && m.payloadOff >= 0) {
+            expect(m.payloadOff).toBeGreaterThan(off);
+            expect(m.payloadOff + m.payloadLen).toBeLessThanOrEqual(next);
+          }
+          off = next;
         }
       }),
       fuzzParams(),
