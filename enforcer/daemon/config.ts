@@ -15,6 +15,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
 import { SyngateError } from '../errors.js';
+import { DEFAULT_REJECT_RST_PER_SECOND } from '../engine/index.js';
 import { parseSpiffeId } from '../identity/index.js';
 
 export const CONFIG_ERROR = 'SYNGATE_DAEMON_CONFIG';
@@ -130,6 +131,10 @@ export interface DaemonConfig {
   log: { level: LogLevel };
   reload: { pollMillis: number; debounceMillis: number };
   revocation: RevocationConfig;
+  rejects: {
+    /** Reject RSTs per second for refused inbound SYNs; beyond it they are dropped silently (0: never send). */
+    rstPerSecond: number;
+  };
 }
 
 /** Revoked identities (docs/config.md, `revocation`). */
@@ -302,7 +307,7 @@ class Checker {
 
 const TOP = [
   'node', 'trustDomain', 'mode', 'datapath', 'identity', 'policy', 'inventory', 'envoy', 'conntrack',
-  'admin', 'flowLog', 'log', 'reload', 'revocation',
+  'admin', 'flowLog', 'log', 'reload', 'revocation', 'rejects',
 ] as const;
 
 const SERIAL_HEX = /^[0-9a-fA-F]{16}$/;
@@ -540,7 +545,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     file: rvO['file'] === undefined || rvO['file'] === null ? null : c.file(rvO, ['revocation', 'file']),
   };
 
-  return { file: abs, node: nodeName, trustDomain, mode, datapath, identity, policy, inventory, envoy: { inboundPort, excludePorts }, conntrack, admin, flowLog, log, reload, revocation };
+  const rjO = c.obj(top['rejects'], ['rejects'], ['rstPerSecond']);
+  const rejects = { rstPerSecond: c.int(rjO, ['rejects', 'rstPerSecond'], 0, 1_000_000, DEFAULT_REJECT_RST_PER_SECOND) };
+
+  return { file: abs, node: nodeName, trustDomain, mode, datapath, identity, policy, inventory, envoy: { inboundPort, excludePorts }, conntrack, admin, flowLog, log, reload, revocation, rejects };
 }
 
 /**

@@ -266,6 +266,7 @@ export class EngineCore implements EnforcerCore {
           },
           ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
           redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
+          rejectRstPerSecond: this.cfg.rejects.rstPerSecond,
         });
         this.idPorts.set(e, identity);
         return e;

@@ -107,6 +107,8 @@ const FP_FORWARD = 0;
 const FP_OK = 0;
 
 export const DEFAULT_ENVOY_PORT = 15006;
+/** Reject RSTs per second for refused inbound SYNs (EngineOptions.rejectRstPerSecond). */
+export const DEFAULT_REJECT_RST_PER_SECOND = 1000;
 export const DEFAULT_REDIRECT_EXCLUDE: ReadonlyArray<readonly [number, number]> = [[15000, 15090]];
 const OUTBOX_SLOTS = 4;
 const OUTBOX_BUF = 4096;
@@ -137,6 +139,8 @@ export const Counter = {
   PEER_REJECTS: 19,
   FLOWS_CLOSED: 20,
   INTERNAL_ERRORS: 21,
+  /** Reject RSTs not sent because the reject-RST budget (rejectRstPerSecond) was spent. */
+  REJECT_RSTS_SUPPRESSED: 22,
 } as const;
 export const COUNTER_NAMES: readonly string[] = [
   'packets',
@@ -161,6 +165,7 @@ export const COUNTER_NAMES: readonly string[] = [
   'peer_rejects',
   'flows_closed',
   'internal_errors',
+  'reject_rsts_suppressed',
 ];
 
 export interface EngineOptions<H, P> {
@@ -188,6 +193,13 @@ export interface EngineOptions<H, P> {
   /** Conntrack slots examined every `sweepEvery` packets (defaults 32 / 64). */
   sweepBudget?: number;
   sweepEvery?: number;
+  /**
+   * Reject RSTs for refused inbound SYNs per second (a token bucket holding one second's worth;
+   * default 1000, 0 = never). Beyond it a refused SYN is dropped silently and counted in
+   * `reject_rsts_suppressed`: a flood of forged SYNs from spoofed sources must not make the
+   * enforcer spend its CPU sending RSTs to the spoofed addresses.
+   */
+  rejectRstPerSecond?: number;
 }
 
 /** A reusable byte buffer for one token (grows only for an unusually large token). */
@@ -282,6 +294,9 @@ export class Engine<H = unknown, P = unknown> {
   private readonly sweepBudget: number;
   private readonly sweepMask: number;
   private tickCount = 0;
+  private readonly rstRate: number;
+  private rstTokens: number;
+  private rstLast = 0;
   private readonly view = new PacketView();
   private readonly oview = new PacketView();
   private readonly res: ProcessResult;
@@ -328,6 +343,12 @@ export class Engine<H = unknown, P = unknown> {
     let every = 1;
     while (every < (opts.sweepEvery ?? 64)) every *= 2;
     this.sweepMask = every - 1;
+    const rate = opts.rejectRstPerSecond ?? DEFAULT_REJECT_RST_PER_SECOND;
+    if (!Number.isInteger(rate) || rate < 0 || rate > 1_000_000_000) {
+      throw new SyngateError('SYNGATE_ENGINE_CONFIG', `engine rejectRstPerSecond must be an integer in 0..1000000000, got ${String(opts.rejectRstPerSecond)}`);
+    }
+    this.rstRate = rate;
+    this.rstTokens = rate;
     for (let i = 0; i < OUTBOX_SLOTS; i++) this.outPool.push({ buf: new Uint8Array(OUTBOX_BUF), length: 0, direction: Direction.OUTBOUND });
     for (let i = 0; i <= OUTBOX_SLOTS; i++) this.outViews.push(Object.freeze(this.outPool.slice(0, i)));
     this.res = { verdict: Verdict.DROP, length: 0, outbox: NO_OUTBOX, outboxCount: 0, authorized: false, reason: Reason.OK };
@@ -1250,10 +1271,23 @@ export class Engine<H = unknown, P = unknown> {
    */
   private rejectRemote(reason: number, rule: number, peerId: number, verified: boolean, now: number, existing = -1): void {
     const v = this.view;
-    if (!(existing >= 0 && this.ct.state(existing) !== CtState.CLOSED)) this.queueRst(Direction.OUTBOUND, RST_REJECT, reason);
+    if (!(existing >= 0 && this.ct.state(existing) !== CtState.CLOSED)) {
+      if (this.takeRejectRst(now)) this.queueRst(Direction.OUTBOUND, RST_REJECT, reason);
+      else this.ctr[Counter.REJECT_RSTS_SUPPRESSED]!++;
+    }
     this.rejects[reason & 0xff]!++;
     this.events.push(EventKind.DECISION, EventVerdict.DENY, reason, false, verified, v.srcIp, v.dstIp, v.srcPort, v.dstPort, 0, rule, peerId, now, now, 1, v.ipTotalLen);
     this.setReset(reason);
+  }
+
+  /** One token of the reject-RST bucket (refilled at rstRate per second, holding at most one second's worth). */
+  private takeRejectRst(now: number): boolean {
+    const dt = now - this.rstLast;
+    this.rstLast = now;
+    if (dt > 0) this.rstTokens = Math.min(this.rstRate, this.rstTokens + (dt * this.rstRate) / 1000);
+    if (this.rstTokens < 1) return false;
+    this.rstTokens -= 1;
+    return true;
   }
 
   /** A handshake refused on a tracked flow: counted, reported once (decision deny), CLOSED. */

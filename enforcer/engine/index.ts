@@ -8,6 +8,7 @@ export {
   Counter,
   COUNTER_NAMES,
   DEFAULT_ENVOY_PORT,
+  DEFAULT_REJECT_RST_PER_SECOND,
   DEFAULT_REDIRECT_EXCLUDE,
   type EngineOptions,
   type RevocationResult,

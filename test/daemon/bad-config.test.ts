@@ -64,6 +64,8 @@ const CASES: Case[] = [
   { name: 'half-open cap above capacity', mut: (c) => { c['conntrack'] = { capacity: 2048, halfOpenMax: 4096 }; }, field: 'conntrack.halfOpenMax', reason: /must not exceed conntrack.capacity/ },
   { name: 'conntrack state file on nfqueue', mut: (c) => { c['conntrack'] = { stateFile: 'ct.state' }; }, field: 'conntrack.stateFile', reason: /only used with datapath type pcap/ },
   { name: 'conntrack state max age zero', mut: (c) => { c['conntrack'] = { stateMaxAgeSeconds: 0 }; }, field: 'conntrack.stateMaxAgeSeconds', reason: /between 1 and 3600/ },
+  { name: 'reject RST budget negative', mut: (c) => { c['rejects'] = { rstPerSecond: -1 }; }, field: 'rejects.rstPerSecond', reason: /between 0 and 1000000/ },
+  { name: 'reject RST budget not a number', mut: (c) => { c['rejects'] = { rstPerSecond: 'many' }; }, field: 'rejects.rstPerSecond', reason: /integer/ },
   { name: 'zero half-open timeout', mut: (c) => { c['conntrack'] = { timeouts: { halfOpenSeconds: 0 } }; }, field: 'conntrack.timeouts.halfOpenSeconds', reason: /between 1 and 600/ },
   { name: 'admin address without port', mut: (c) => { c['admin'] = '127.0.0.1'; }, field: 'admin', reason: /HOST:PORT/ },
   { name: 'admin host is a name', mut: (c) => { c['admin'] = 'example.com:9901'; }, field: 'admin', reason: /IP address/ },

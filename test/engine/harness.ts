@@ -81,6 +81,8 @@ export interface BenchOpts {
   redirect?: boolean;
   /** The client host has no enforcer. */
   clientWithoutEnforcer?: boolean;
+  /** The server engine's reject-RST budget (EngineOptions.rejectRstPerSecond; default the engine's). */
+  serverRejectRstPerSecond?: number;
   seed?: number;
   clientClockSkewMs?: number;
   /** CA for the client node (default: the cluster CA). */
@@ -129,6 +131,7 @@ export class TwoNodes {
       macOf: macForIp,
       redirect: opts.redirect ?? false,
       conntrack: opts.serverCt ?? { capacity: 1024, seed: 2 },
+      ...(opts.serverRejectRstPerSecond === undefined ? {} : { rejectRstPerSecond: opts.serverRejectRstPerSecond }),
     });
     const clk = () => this.clock.now();
     this.client = new TcpHost({ name: 'frontend', ip: CLIENT_IP, prng: prng.fork('c'), clock: clk });

@@ -2,6 +2,7 @@
 // fails fast (RST), and nothing reaches the server application.
 import { describe, expect, it } from 'vitest';
 import { createCa } from '../../enforcer/identity/index.js';
+import { Counter } from '../../enforcer/engine/index.js';
 import { Reason } from '../../enforcer/reasons.js';
 import { parseFrame, Prng, TcpHost, TCP_ACK, TCP_SYN, type WireFrameEvent } from '../../enforcer/sim/index.js';
 import { CLIENT_IP, enc, inventoryYaml, OTHER_IP, PORT, SERVER_IP, T0, TwoNodes } from './harness.js';
@@ -70,6 +71,33 @@ describe('two engines: every reject reason', () => {
     t.run();
     expectRejected(t, 'no-token');
     expect(c.reset).toBe(true);
+  });
+
+  it('reject RSTs are rate-limited: beyond rejectRstPerSecond a refused SYN is dropped silently and counted', () => {
+    const t = new TwoNodes({ clientWithoutEnforcer: true, serverRejectRstPerSecond: 2 });
+    const se = t.serverEngine;
+    const conns = Array.from({ length: 5 }, () => t.client.connect(SERVER_IP, PORT));
+    t.run();
+    // Two RSTs (the bucket holds one second's worth), three silent drops; every SYN refused and reported.
+    expect(conns.map((c) => c.reset)).toEqual([true, true, false, false, false]);
+    expect(se.counters[Counter.REJECT_RSTS_SUPPRESSED]).toBe(3);
+    expect(se.counters[Counter.RSTS_SENT]).toBe(2);
+    expect(se.rejects[Reason.NO_TOKEN]).toBe(5);
+    expect(t.serverEvents.filter((e) => e.kind === 'decision' && e.reason === 'no-token')).toHaveLength(5);
+    expect(t.server.accepted).toHaveLength(0);
+    // Half a second refills one token: of the three retransmitted SYNs one is answered.
+    t.clock.advance(500);
+    for (const c of conns.slice(2)) expect(c.retransmitSyn()).toBe(true);
+    t.run();
+    expect(conns.map((c) => c.reset)).toEqual([true, true, true, false, false]);
+    expect(se.counters[Counter.REJECT_RSTS_SUPPRESSED]).toBe(5);
+    // rejectRstPerSecond 0: never an RST.
+    const quiet = new TwoNodes({ clientWithoutEnforcer: true, serverRejectRstPerSecond: 0 });
+    const q = quiet.client.connect(SERVER_IP, PORT);
+    quiet.run();
+    expect(q.reset).toBe(false);
+    expect(quiet.serverEngine.counters[Counter.REJECT_RSTS_SUPPRESSED]).toBe(1);
+    expect(quiet.serverEngine.rejects[Reason.NO_TOKEN]).toBe(1);
   });
 
   it('untrusted-issuer: a client whose node credential comes from another CA', () => {
