@@ -44,6 +44,7 @@ import { CounterSync, type SyngateMetrics } from './metrics.js';
 import { LimitReporter } from './limits.js';
 import type { WatchGroup } from './watch.js';
 import { KubeClient, KubeWatcher, inClusterApiServer, type KubeInventoryState } from './k8s.js';
+import { WARMUP_BUDGET_MS, WARMUP_HANDSHAKES, warmHandshakePath, type WarmupResult } from './warmup.js';
 import { CredentialTrackingPort, EMPTY_DENY_LIST, diffDenyList, loadDenyListState, selectDenied, syncAgent, type DenyList } from './revocation.js';
 
 /** Files of a node credential folder (as `syngate ca issue --node` writes them). */
@@ -170,6 +171,44 @@ export class EngineCore implements EnforcerCore {
     this.limits = new LimitReporter(log);
   }
 
+  /** An engine as this daemon runs it (also used, with throwaway ports, by the JIT warm-up). */
+  private newEngine(identity: CredentialTrackingPort, port: TablePolicyPort, name: string, capacity: number): Engine<AgentHandshake, PeerIdentity> {
+    const c = this.cfg.conntrack;
+    return new Engine<AgentHandshake, PeerIdentity>({
+      identity,
+      policy: port,
+      name,
+      linkType: this.linkType,
+      conntrack: {
+        capacity,
+        halfOpenCap: Math.min(c.halfOpenMax, capacity, 65535),
+        halfOpenPerSource: c.halfOpenPerSource,
+        timeouts: { halfOpenMs: c.timeouts.halfOpenSeconds * 1000, establishedMs: c.timeouts.establishedSeconds * 1000, closingMs: c.timeouts.closingSeconds * 1000 },
+      },
+      ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
+      redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
+      rejectRstPerSecond: this.cfg.rejects.rstPerSecond,
+    });
+  }
+
+  /**
+   * Runs the handshake path through throwaway engines until V8 has optimized it (warmup.ts), so the
+   * first real connections do not pay for the interpreter. Logged; a failure only logs.
+   */
+  warmUp(handshakes = WARMUP_HANDSHAKES, budgetMs = WARMUP_BUDGET_MS): WarmupResult {
+    const r = warmHandshakePath({
+      linkType: this.linkType,
+      build: (agent, port, name, capacity) => this.newEngine(new CredentialTrackingPort(agent), port, name, capacity),
+      handshakes,
+      budgetMs,
+      cfg: this.cfg,
+    });
+    const fields = { handshakes: r.completed, elapsedMs: Math.round(r.elapsedMs) };
+    if (r.error === null) this.log.info('handshake path warmed up', fields);
+    else this.log.warn('handshake path warm-up stopped early (enforcement is unaffected)', { ...fields, error: r.error });
+    return r;
+  }
+
   watchGroups(): WatchGroup[] {
     const g: WatchGroup[] = [
       { name: 'policy', paths: this.cfg.policy.paths },
@@ -253,21 +292,7 @@ export class EngineCore implements EnforcerCore {
       const port = new TablePolicyPort(table, portOpts);
       const make = (): Engine<AgentHandshake, PeerIdentity> => {
         const identity = new CredentialTrackingPort(agent);
-        const e = new Engine<AgentHandshake, PeerIdentity>({
-          identity,
-          policy: port,
-          name: this.cfg.node,
-          linkType: this.linkType,
-          conntrack: {
-            capacity: c.capacity,
-            halfOpenCap: Math.min(c.halfOpenMax, 65535),
-            halfOpenPerSource: c.halfOpenPerSource,
-            timeouts: { halfOpenMs: c.timeouts.halfOpenSeconds * 1000, establishedMs: c.timeouts.establishedSeconds * 1000, closingMs: c.timeouts.closingSeconds * 1000 },
-          },
-          ...(this.cfg.envoy.inboundPort === null ? {} : { envoyPort: this.cfg.envoy.inboundPort }),
-          redirectExclude: this.cfg.envoy.excludePorts.map((r) => [r.from, r.to] as const),
-          rejectRstPerSecond: this.cfg.rejects.rstPerSecond,
-        });
+        const e = this.newEngine(identity, port, this.cfg.node, c.capacity);
         this.idPorts.set(e, identity);
         return e;
       };
@@ -435,6 +460,7 @@ export class EngineCore implements EnforcerCore {
     const engine = this.engine;
     if (engine === null) throw new SyngateError('SYNGATE_DAEMON_START', 'attach before the first reload');
     this.restoreFlows();
+    this.warmUp();
     const d = this.cfg.datapath;
     const log = (line: string): void => this.log.info(line, { component: 'datapath' });
     this.adapter =
