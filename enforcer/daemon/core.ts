@@ -497,6 +497,10 @@ export class EngineCore implements EnforcerCore {
           if (synced) changed();
         },
         onRelist: () => this.metrics.inventoryRelists.inc(),
+        onListRestart: (resource) => {
+          this.metrics.inventoryListRestarts.inc({ resource });
+          this.log.warn('kubernetes list continue token expired; listing again from the first page', { resource });
+        },
         onError: (resource, err) => this.log.warn('kubernetes watch failed; keeping the current inventory and retrying', { resource, error: err.message }),
         onSynced: () => {
           synced = true;

@@ -32,6 +32,7 @@ export interface SyngateMetrics {
   readonly identities: Gauge;
   readonly inventoryWorkloads: Gauge;
   readonly inventoryRelists: Counter;
+  readonly inventoryListRestarts: Counter;
   readonly credentialExpiry: Gauge;
   readonly datapathPackets: Counter<'direction' | 'verdict'>;
   readonly datapathQueueDrops: Counter<'queue'>;
@@ -77,6 +78,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): SyngateM
     identities: new Gauge({ name: 'syngate_identities', help: 'Identities (numeric ids) known to the compiled policy.', registers: r }),
     inventoryWorkloads: new Gauge({ name: 'syngate_inventory_workloads', help: 'Workloads in the inventory (local and remote).', registers: r }),
     inventoryRelists: new Counter({ name: 'syngate_inventory_relists_total', help: 'Full relists of the Kubernetes inventory after a watch ended or failed.', registers: r }),
+    inventoryListRestarts: new Counter({ name: 'syngate_inventory_list_restarts_total', help: 'Paged Kubernetes LISTs restarted from the first page because the continue token expired (HTTP 410), by resource.', labelNames: ['resource'], registers: r }),
     credentialExpiry: new Gauge({ name: 'syngate_credential_expiry_timestamp_seconds', help: "Unix time at which this node's credential expires.", registers: r }),
     datapathPackets: new Counter({ name: 'syngate_datapath_packets_total', help: 'Packets handed to the engine by the datapath, by direction (inbound|outbound; the daemon reports any) and verdict (forward|drop|reset).', labelNames: ['direction', 'verdict'], registers: r }),
     datapathQueueDrops: new Counter({ name: 'syngate_datapath_queue_drops_total', help: 'Packets the kernel dropped before userspace saw them (queue full, or capture buffer overrun), by queue or interface.', labelNames: ['queue'], registers: r }),
