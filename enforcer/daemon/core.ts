@@ -1,5 +1,7 @@
 // The engine core the daemon drives: inventory + policy + identity + engine + datapath.
 // Invariants:
+//  - the first reload() starts with the JIT warm-up of the handshake path (warmup.ts), before the
+//    agent, table and engines in force are built; it is bounded and cannot fail the start;
 //  - reload() builds the complete new state (inventory, credentials, compiled policy) before it
 //    touches anything in force; any error throws with FILE:LINE:COL and leaves the old state;
 //  - the swap is one engine.setPolicy() call (atomic for the hot path, which runs on the same
@@ -157,6 +159,7 @@ export class EngineCore implements EnforcerCore {
   private lastInterval = 0;
   private readonly pendingRecords: FlowRecord[] = [];
   private conntrackWarned = false;
+  private warmed = false;
   private readonly limits: LimitReporter;
   private readonly lastMisses = new Map<string, number>();
   private cacheEvictions = { credential: 0, document: 0, pair: 0 };
@@ -172,7 +175,7 @@ export class EngineCore implements EnforcerCore {
   }
 
   /** An engine as this daemon runs it (also used, with throwaway ports, by the JIT warm-up). */
-  private newEngine(identity: CredentialTrackingPort, port: TablePolicyPort, name: string, capacity: number): Engine<AgentHandshake, PeerIdentity> {
+  newEngine(identity: CredentialTrackingPort, port: TablePolicyPort, name: string, capacity: number): Engine<AgentHandshake, PeerIdentity> {
     const c = this.cfg.conntrack;
     return new Engine<AgentHandshake, PeerIdentity>({
       identity,
@@ -193,7 +196,8 @@ export class EngineCore implements EnforcerCore {
 
   /**
    * Runs the handshake path through throwaway engines until V8 has optimized it (warmup.ts), so the
-   * first real connections do not pay for the interpreter. Logged; a failure only logs.
+   * first real connections do not pay for the interpreter. Called once, at the start of the first
+   * reload, before the agent, table and engines in force exist. Logged; a failure only logs.
    */
   warmUp(handshakes = WARMUP_HANDSHAKES, budgetMs = WARMUP_BUDGET_MS): WarmupResult {
     const r = warmHandshakePath({
@@ -231,6 +235,12 @@ export class EngineCore implements EnforcerCore {
   }
 
   async reload(groups: readonly StateGroup[]): Promise<ReloadResult> {
+    // Before anything of ours exists: objects built before the warm-up changed the shape V8
+    // tracks for their class would make the optimized code deoptimize on their first use.
+    if (!this.warmed) {
+      this.warmed = true;
+      this.warmUp();
+    }
     const now = Date.now();
     const warnings: string[] = [];
     // 1. Build everything new, touching nothing in force.
@@ -460,7 +470,6 @@ export class EngineCore implements EnforcerCore {
     const engine = this.engine;
     if (engine === null) throw new SyngateError('SYNGATE_DAEMON_START', 'attach before the first reload');
     this.restoreFlows();
-    this.warmUp();
     const d = this.cfg.datapath;
     const log = (line: string): void => this.log.info(line, { component: 'datapath' });
     this.adapter =

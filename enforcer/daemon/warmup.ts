@@ -1,4 +1,4 @@
-// JIT warm-up of the handshake path, run once by the daemon before its datapath starts.
+// JIT warm-up of the handshake path, run once by the daemon at the start of its first reload.
 // Why it exists: V8 optimizes a function only after it has run enough bytecode. The handshake path
 // (the engine's SYN / SYN-ACK / final-ACK code, the identity agent's token build and verify, the
 // protobuf codecs, the HMAC) runs a few times per connection, so a freshly started daemon ran it in
@@ -11,6 +11,9 @@
 //    daemon's (buildDaemonEngine, createEngineHandler, CredentialTrackingPort, TablePolicyPort), so
 //    V8 collects the daemon's own type feedback; nothing of it is reachable after the call, and no
 //    event, metric, flow record or packet leaves it (frames live in a private buffer);
+//  - it must run before the daemon builds its own agent, table and engines: V8 tracks object shapes
+//    per class, and objects built before the warm-up generalized a field's representation carry a
+//    deprecated shape that deoptimizes the warmed code on first use (seen with --trace-deopt);
 //  - bounded: at most `handshakes` connections and about `budgetMs` of wall time;
 //  - never throws: a failure is returned as `error` (the daemon logs it and starts anyway; the
 //    warm-up is an optimisation, never a condition for enforcing).
@@ -55,7 +58,11 @@ const SYN_OPTS = Uint8Array.from([2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 
 /** NOP, NOP, timestamps: the options of an established segment. */
 const TS_OPTS = Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
 const ONE_BYTE = Uint8Array.from([0x78]);
-/** Conntrack capacity of the warm-up engines (each connection is removed after it completed). */
+/** Every this many connections, one is cold (see the loop in warmHandshakePath). */
+const COLD_EVERY = 64;
+/** Every this many connections, one reuses the previous port while its flows are tracked. */
+const REUSE_EVERY = 16;
+/** Conntrack capacity of the warm-up engines (connections are removed after they completed). */
 const WARMUP_CT_CAPACITY = 1024;
 
 /** Builds one of the daemon's engines: the warm-up must construct them exactly as EngineCore does. */
@@ -82,6 +89,7 @@ export interface WarmupResult {
 }
 
 interface Side {
+  agent: IdentityAgent;
   engine: Engine<AgentHandshake, PeerIdentity>;
   handler: FrameHandler;
 }
@@ -104,15 +112,27 @@ export function warmHandshakePath(o: WarmupOptions): WarmupResult {
       const port = new TablePolicyPort(table, { node, redirect: false });
       const engine = o.build(agent, port, node, WARMUP_CT_CAPACITY);
       const twin = o.build(agent, port, node, WARMUP_CT_CAPACITY);
-      return { engine, handler: createEngineHandler({ engine, twin, linkType: o.linkType, isLocal: (a) => port.workloadOf(a) >= 0 }) };
+      return { agent, engine, handler: createEngineHandler({ engine, twin, linkType: o.linkType, isLocal: (a) => port.workloadOf(a) >= 0 }) };
     };
     const c = side('warm-client', CLIENT_IP, 'cli', 'cli');
     const s = side('warm-server', SERVER_IP, 'srv', 'srv');
     const conn = new WarmConnection(o.linkType, c, s);
     let el = 0;
+    let port = 1024;
     for (let i = 0; i < o.handshakes && el < o.budgetMs; i++) {
       res.tried++;
-      const why = conn.run(1024 + (i % 60000), Date.now());
+      // Every COLD_EVERY-th connection is cold (both agents forget each other: signatures, X25519,
+      // credential and document checks); every REUSE_EVERY-th reuses the previous connection's
+      // port while its flows are still tracked (as a client's port reuse meets a flow whose FIN the
+      // engines never saw). Both are paths every live daemon meets early: optimized code without
+      // their feedback would deoptimize on them and fall back to the interpreter.
+      if (i % COLD_EVERY === COLD_EVERY - 1) {
+        c.agent.clearCaches();
+        s.agent.clearCaches();
+      }
+      const keep = i % REUSE_EVERY === REUSE_EVERY - 2;
+      if (i % REUSE_EVERY !== REUSE_EVERY - 1) port = port >= 61000 ? 1024 : port + 1;
+      const why = conn.run(port, i, Date.now(), !keep);
       if (why !== null) {
         res.error = `connection ${i + 1}: ${why}`;
         break;
@@ -142,11 +162,14 @@ class WarmConnection {
     private readonly s: Side,
   ) {}
 
-  /** Returns null when every packet passed as it should, else what went wrong. */
-  run(port: number, now: number): string | null {
+  /**
+   * Connection number `seq` from client port `port`; `retire`: remove its flows afterwards.
+   * Returns null when every packet passed as it should, else what went wrong.
+   */
+  run(port: number, seq: number, now: number, retire: boolean): string | null {
     const b = this.buf;
     const link = this.link;
-    const isnC = (Math.imul(port, 2654435761) ^ now) >>> 0;
+    const isnC = (Math.imul(port, 2654435761) ^ Math.imul(seq, 40503) ^ now) >>> 0;
     const isnS = (isnC ^ 0x5a5a5a5a) >>> 0;
     const cs = { srcIp: CLIENT_IP, dstIp: SERVER_IP, srcPort: port, dstPort: SERVER_PORT };
     const sc = { srcIp: SERVER_IP, dstIp: CLIENT_IP, srcPort: SERVER_PORT, dstPort: port };
@@ -170,6 +193,7 @@ class WarmConnection {
     n = writeTcpFrame(b, 0, { ...sc, seq: (isnS + 1) >>> 0, ack: (isnC + 2) >>> 0, flags: TCP_FLAG_ACK | TCP_FLAG_PSH, options: TS_OPTS, payload: ONE_BYTE }, link);
     if (!this.pass(this.s, n, Direction.OUTBOUND) || !this.pass(this.c, this.out.length, Direction.INBOUND) || !this.out.authorized) return 'server data not authorized at the client';
     // Retire the flow on both sides so the small tables never fill.
+    if (!retire) return null;
     for (const e of [this.c.engine, this.s.engine]) {
       const slot = e.ct.lookup(CLIENT_IP, SERVER_IP, port, SERVER_PORT, now);
       if (slot >= 0) e.ct.remove(slot);

@@ -7,7 +7,9 @@ import { EngineCore } from '../../enforcer/daemon/core.js';
 import { parseConfig } from '../../enforcer/daemon/config.js';
 import { createLogger } from '../../enforcer/daemon/log.js';
 import { createMetrics } from '../../enforcer/daemon/metrics.js';
-import { LinkType } from '../../enforcer/engine/index.js';
+import { Counter, LinkType, type AgentHandshake, type Engine } from '../../enforcer/engine/index.js';
+import { CredentialTrackingPort } from '../../enforcer/daemon/revocation.js';
+import type { IdentityAgent, PeerIdentity } from '../../enforcer/identity/index.js';
 import { warmHandshakePath } from '../../enforcer/daemon/warmup.js';
 
 function core(datapath: 'nfqueue' | 'pcap'): { core: EngineCore; lines: Record<string, unknown>[] } {
@@ -41,6 +43,33 @@ describe('handshake path warm-up', () => {
       expect(c.twin).toBeNull();
     });
   }
+
+  it('also runs cold handshakes and port reuse over a still-tracked flow, the paths a live daemon meets early', () => {
+    const { core: c } = core('nfqueue');
+    const agents: IdentityAgent[] = [];
+    const engines: Engine<AgentHandshake, PeerIdentity>[] = [];
+    const r = warmHandshakePath({
+      linkType: LinkType.RAW_IPV4,
+      build: (agent, port, name, capacity) => {
+        if (!agents.includes(agent)) agents.push(agent);
+        const e = c.newEngine(new CredentialTrackingPort(agent), port, name, capacity);
+        engines.push(e);
+        return e;
+      },
+      handshakes: 200,
+      budgetMs: 60_000,
+    });
+    expect(r.error).toBeNull();
+    expect(r.completed).toBe(200);
+    const [client, server] = agents;
+    // The first connection, then one in 64: cold on both ends (a signature made and one verified).
+    expect(client?.stats.coldSyns).toBe(1 + Math.floor(200 / 64));
+    expect(server?.stats.coldSyns).toBe(1 + Math.floor(200 / 64));
+    expect(client?.stats.warmSyns).toBe(200 - 1 - Math.floor(200 / 64));
+    // One in 16 reuses the previous port while both engines still track its flow.
+    const reuse = (e: Engine<AgentHandshake, PeerIdentity>): number => e.counters[Counter.PORT_REUSE] ?? 0;
+    expect(engines.map(reuse)).toEqual([Math.floor(200 / 16), 0, Math.floor(200 / 16), 0]);
+  });
 
   it('stops at the wall-time budget', () => {
     const { core: c } = core('nfqueue');

@@ -10,6 +10,7 @@ import { createLogger } from '../../../enforcer/daemon/log.js';
 import { createMetrics } from '../../../enforcer/daemon/metrics.js';
 import { createCa, issueNodeCredential } from '../../../enforcer/identity/index.js';
 import type { AdapterState } from '../../../enforcer/datapath/types.js';
+import type { WarmupResult } from '../../../enforcer/daemon/warmup.js';
 
 /** EngineCore with the datapath replaced by the in-memory wire. */
 export class WiredCore extends EngineCore {
@@ -18,6 +19,10 @@ export class WiredCore extends EngineCore {
   }
   override async detach(): Promise<void> {
     // nothing attached
+  }
+  // No JIT warm-up (enforcer/daemon/warmup.ts): these in-process daemons carry test traffic only.
+  override warmUp(): WarmupResult {
+    return { completed: 0, tried: 0, elapsedMs: 0, error: null };
   }
 }
 
