@@ -13,8 +13,9 @@
 //    are removed first), and removed by stop() unless `removeRules: false`;
 //  - the `nfqueue` binding cannot unbind a queue: after stop() the process must exit to release it
 //    (the daemon does); packets still queued to us after stop() are dropped;
-//  - after each packet the binding delivers, the adapter reads that queue's socket to empty itself
-//    (nfqueue-drain.ts: the binding reads one packet per event-loop turn) and each queue's length
+//  - after a packet the binding delivers while packets come back to back, the adapter reads that
+//    queue's socket to empty itself (nfqueue-drain.ts: the binding reads one packet per event-loop
+//    turn; sparse packets skip it, the binding reads them one per turn anyway) and each queue's length
 //    is raised to QUEUE_MAXLEN; a packet read either way takes the same path (onPacket), a message
 //    without a usable payload is dropped; if the sockets cannot be proven ours the adapter runs
 //    with the binding alone (logged). Overflow beyond QUEUE_MAXLEN still drops (no fail-open flag).
@@ -133,8 +134,10 @@ export class NfqueueAdapter extends AdapterBase implements DatapathAdapter {
         }
         const index = i;
         q.read((info, payload) => {
+          const dr = this.drainer;
+          const started = dr === null ? 0 : dr.clock();
           this.onPacket(index, info.id, info.nfmark, payload, 0, payload.length);
-          this.drainer?.drain(index);
+          dr?.afterBindingPacket(index, started);
           return 0;
         });
         this.queues.push(q);
