@@ -1689,9 +1689,8 @@ export class Engine<H = unknown, P = unknown> {
     this.revocationRsts(s, out.packets);
     ct.addFlags(s, CtFlag.REVOKED | CtFlag.REPORTED);
     ct.clearFlags(s, CtFlag.AUTHORIZED);
-    // Leave half-open accounting; linger as CLOSED so stragglers get RSTs.
-    if (isHalfOpen(state)) ct.setState(s, CtState.FIN_WAIT);
-    else if (state === CtState.ESTABLISHED || state === CtState.ACK_SENT) ct.setState(s, CtState.FIN_WAIT);
+    // Leave half-open accounting (and a retained ACK_SENT record); linger so stragglers get RSTs.
+    if (isHalfOpen(state) || state === CtState.ESTABLISHED || state === CtState.ACK_SENT) ct.setState(s, CtState.FIN_WAIT);
   }
 
   /** RSTs to both ends of a revoked flow, built from the tuple and the tracked next sequence numbers. */

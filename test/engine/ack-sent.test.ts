@@ -1,7 +1,7 @@
 // Client side after the ACK token left (CtState.ACK_SENT): off the half-open caps, established
 // timeout, the handshake record kept (bounded) to re-send the ACK token until the server speaks.
 import { describe, expect, it } from 'vitest';
-import { Counter, Direction, swapTable } from '../../enforcer/engine/index.js';
+import { Counter, swapTable } from '../../enforcer/engine/index.js';
 import { CtFlag, CtState } from '../../enforcer/conntrack/index.js';
 import { Reason } from '../../enforcer/reasons.js';
 import { ipToU32, parseFrame, TCP_ACK, TCP_SYN, type TcpConnection, type WireFrameEvent } from '../../enforcer/sim/index.js';
@@ -336,8 +336,7 @@ describe('client side after the ACK token (ACK_SENT)', () => {
     // server application (an RST below its rcv_nxt would be ignored).
     const r = swapTable(ce, compileTable(FRONTEND_NO_EGRESS, inventoryYaml(), t.table), { node: 'n1' }, t.clock.now());
     expect(r.revoked).toBe(1);
-    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
-    t.run();
+    t.sendEngineOutput(r.packets);
     expect(s.reset).toBe(true);
     expect(c.reset).toBe(true);
   });
@@ -368,8 +367,7 @@ describe('client side after the ACK token (ACK_SENT)', () => {
     expect(r.revoked).toBe(1);
     expect(r.packets).toHaveLength(2);
     expect(ce.ct.side.used).toBe(0);
-    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
-    t.run();
+    t.sendEngineOutput(r.packets);
     expect(c.reset).toBe(true);
     expect(t.server.accepted[0]!.reset).toBe(true);
   });

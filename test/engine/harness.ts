@@ -1,7 +1,7 @@
 // Two-engine test bench: a client node (n1) and a server node (n2), each with a real IdentityAgent
 // and a real compiled PolicyTable, joined by the simulator's in-memory wire; TCP endpoints emit
 // real Ethernet/IPv4/TCP bytes.
-import { createEngine, Direction, type AgentHandshake, type Engine, type EngineEvent, EVENT_KIND_NAMES, EVENT_VERDICT_NAMES } from '../../enforcer/engine/index.js';
+import { createEngine, Direction, type AgentHandshake, type Engine, type EngineEvent, EVENT_KIND_NAMES, EVENT_VERDICT_NAMES, type OutboxEntry } from '../../enforcer/engine/index.js';
 import { LinkType } from '../../enforcer/engine/types.js';
 import { bundleOf, createCa, issueNodeCredential, IdentityAgent, type CaMaterial, type IdentityConfig, type PeerIdentity } from '../../enforcer/identity/index.js';
 import { compile, loadInventoryText, loadPolicyTexts, type PolicyTable } from '../../enforcer/policy/index.js';
@@ -151,6 +151,12 @@ export class TwoNodes {
     const n = this.wire.run(max);
     this.drain();
     return n;
+  }
+
+  /** Puts packets an engine returned (revocation RSTs) on the wire where their direction says, then runs it. */
+  sendEngineOutput(packets: readonly OutboxEntry[]): void {
+    for (const p of packets) this.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
+    this.run();
   }
 
   hook(h: WireHook): () => void {

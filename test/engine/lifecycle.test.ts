@@ -149,8 +149,7 @@ describe('two engines: revocation, redirect, modes, enforcer-less peers', () => 
     const r = swapTable(t.serverEngine, next, { node: 'n2' }, t.clock.now());
     expect(r.revoked).toBe(1);
     expect(r.packets).toHaveLength(2);
-    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
-    t.run();
+    t.sendEngineOutput(r.packets);
     expect(s.reset).toBe(true);
     expect(c.reset).toBe(true);
     expect(t.serverEngine.counters[Counter.REVOKED]).toBe(1);
@@ -198,8 +197,7 @@ describe('two engines: revocation, redirect, modes, enforcer-less peers', () => 
     ]);
     const r = swapTable(se, compileTable(DENY_ALL_CART, inventoryYaml(), t.table), { node: 'n2' }, t.clock.now());
     expect(r.revoked).toBe(1);
-    for (const p of r.packets) t.wire.inject(p.buf.subarray(0, p.length), p.direction === Direction.INBOUND ? 'deliver' : 'network');
-    t.run();
+    t.sendEngineOutput(r.packets);
     expect(s.reset).toBe(true);
     expect(c.reset).toBe(true);
   });

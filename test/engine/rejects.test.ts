@@ -5,19 +5,9 @@ import { createCa } from '../../enforcer/identity/index.js';
 import { Counter } from '../../enforcer/engine/index.js';
 import { Reason } from '../../enforcer/reasons.js';
 import { parseFrame, Prng, TcpHost, TCP_ACK, TCP_SYN, type WireFrameEvent } from '../../enforcer/sim/index.js';
-import { CLIENT_IP, enc, inventoryYaml, OTHER_IP, PORT, SERVER_IP, T0, TwoNodes } from './harness.js';
+import { ALLOW_FRONTEND, CLIENT_IP, enc, inventoryYaml, OTHER_IP, PORT, SERVER_IP, T0, TwoNodes } from './harness.js';
 
-const ALLOW_BOTH = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: cart-allow, namespace: shop}
-spec:
-  selector: {matchLabels: {app: cart}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend", "cluster.local/ns/shop/sa/other"]}}]
-    to: [{operation: {ports: ["8080"]}}]
-`;
+const ALLOW_BOTH = ALLOW_FRONTEND.replace('"cluster.local/ns/shop/sa/frontend"', '"cluster.local/ns/shop/sa/frontend", "cluster.local/ns/shop/sa/other"');
 
 const isSyn = (f: Uint8Array): boolean => {
   const p = parseFrame(f, 0, f.length);
